@@ -1,0 +1,143 @@
+//! The generated API clients, and turning their errors into one clear line for the user.
+//! Only this module touches the generated code's modules.
+
+pub mod mittwald;
+
+use std::fmt;
+
+/// How much of an error body is read: enough for any real error, bounded against a proxy that
+/// answers with something enormous.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// A failed API call, as the user should read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// The platform's error type or code (`ValidationError`, `CF-AppNameTaken`), when it said one.
+    pub kind: Option<String>,
+    /// The platform's message, or what went wrong on the way.
+    pub message: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(status) = self.status {
+            write!(f, "HTTP {status}")?;
+            if let Some(kind) = &self.kind {
+                write!(f, " {kind}")?;
+            }
+            f.write_str(": ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// Reads what the generated client reported, including the body of an error response.
+    pub async fn from_client(error: progenitor_client::Error<()>) -> Self {
+        use progenitor_client::Error as E;
+        match error {
+            E::UnexpectedResponse(response) => Self::from_response(response).await,
+            E::CommunicationError(e) => Self {
+                status: e.status().map(|s| s.as_u16()),
+                kind: None,
+                message: format!("could not reach the API: {}", chain(&e)),
+            },
+            E::InvalidResponsePayload(body, e) => Self {
+                status: None,
+                kind: None,
+                message: format!(
+                    "the API answered with a body berth cannot read ({e}): {}",
+                    excerpt(&body)
+                ),
+            },
+            other => Self {
+                status: other.status().map(|s| s.as_u16()),
+                kind: None,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// An error response: the platform's `{type, message, validationErrors}` (mittwald) or
+    /// `{description, error_code}` (Cloud Foundry) or `{error, error_description}` (UAA), or an
+    /// excerpt of whatever else came back (a proxy's HTML page, say).
+    pub async fn from_response(mut response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() >= ERROR_BODY_LIMIT {
+                body.truncate(ERROR_BODY_LIMIT);
+                break;
+            }
+        }
+        let (kind, message) = match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(json) => describe_json(&json).unwrap_or_else(|| (None, excerpt(&body))),
+            Err(_) => (None, excerpt(&body)),
+        };
+        let message = if message.is_empty() {
+            reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("no message")
+                .to_string()
+        } else {
+            message
+        };
+        Self {
+            status: Some(status),
+            kind,
+            message,
+        }
+    }
+}
+
+fn describe_json(json: &serde_json::Value) -> Option<(Option<String>, String)> {
+    let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    if let Some(message) = text("message") {
+        let mut message = message;
+        if let Some(list) = json.get("validationErrors").and_then(|v| v.as_array()) {
+            for v in list {
+                let path = v.get("path").and_then(|p| p.as_str()).unwrap_or("");
+                let m = v.get("message").and_then(|p| p.as_str()).unwrap_or("");
+                message.push_str(&format!("; {path}: {m}"));
+            }
+        }
+        return Some((text("type"), message));
+    }
+    if let Some(description) = text("description") {
+        return Some((text("error_code"), description));
+    }
+    if let Some(error) = text("error") {
+        return Some((
+            Some(error.clone()),
+            text("error_description").unwrap_or(error),
+        ));
+    }
+    None
+}
+
+/// The start of a body, on one line, for messages.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

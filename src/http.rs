@@ -1,0 +1,54 @@
+//! The one HTTP client of a run: timeouts, a user agent naming berth, TLS options, and the
+//! token header marked sensitive so it never shows in debug output.
+
+use crate::config::{Common, Secret};
+use anyhow::{Context, Result};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::{sync::Once, time::Duration};
+
+/// Connecting must succeed within this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// One request, response body included, must finish within this.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// `berth/0.1.0`.
+pub const USER_AGENT: &str = concat!("berth/", env!("CARGO_PKG_VERSION"));
+
+/// rustls needs a process-wide crypto provider; berth ships ring's.
+pub fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Err only means another provider is installed already, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Builds the client; `auth` is the header that carries the token, if any.
+pub fn client(common: &Common, auth: Option<(&'static str, &Secret)>) -> Result<reqwest::Client> {
+    install_crypto_provider();
+    let mut headers = HeaderMap::new();
+    if let Some((name, token)) = auth {
+        let mut value = HeaderValue::from_str(token.expose())
+            .context("the token contains characters that cannot be sent in a header")?;
+        value.set_sensitive(true);
+        headers.insert(HeaderName::from_static(name), value);
+    }
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .default_headers(headers)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        // A token must not follow a redirect to another host; berth's calls never need one.
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = &common.ca_cert {
+        for cert in reqwest::Certificate::from_pem_bundle(pem).context("reading BERTH_CA_CERT")? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if common.insecure_skip_tls_verify {
+        crate::ci::warn(
+            "BERTH_INSECURE_SKIP_TLS_VERIFY is set: the server's certificate is not checked",
+        );
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    builder.build().context("setting up the HTTP client")
+}

@@ -1,0 +1,581 @@
+//! mittwald: resolve the app and version, find the installation this pipeline made before,
+//! then create it, bring it to the given settings, or leave it; and wait until it is ready.
+
+mod resolve;
+
+use crate::{
+    Failure,
+    api::{
+        ApiError,
+        mittwald::{
+            Client,
+            types::{
+                App, AppInstallation, AppPatchAppinstallationBody, AppRequestAppinstallationBody,
+                AppUpdatePolicy, AppVersion, SavedUserInput,
+            },
+        },
+    },
+    ci,
+    config::{
+        AppRef, Common, ConfigError, ConfigErrors, MITTWALD_NODE_APP_ID, MITTWALD_PYTHON_APP_ID,
+        Mittwald, OnExisting, VersionRef,
+    },
+    http,
+    outputs::{Progress, Status},
+    wait::{self, Poll},
+};
+use anyhow::{Context, anyhow};
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub use resolve::compare_versions;
+
+/// Installations are listed this many at a time.
+const PAGE_SIZE: u64 = 100;
+/// No project has more installations of one app than this many pages.
+const MAX_PAGES: u64 = 50;
+/// For this long after a write, a 403 or 404 on reading the installation means "not visible
+/// yet" (the platform is eventually consistent), not "gone".
+const CONSISTENCY_GRACE: Duration = Duration::from_secs(15);
+/// The header that carries the token.
+const TOKEN_HEADER: &str = "x-access-token";
+
+/// Runs the mittwald job; what it learns goes into `progress` as it goes.
+pub async fn run(common: &Common, target: &Mittwald, progress: &Progress) -> Result<(), Failure> {
+    let deadline = Instant::now() + common.wait_timeout;
+    let http = http::client(common, Some((TOKEN_HEADER, &target.token)))?;
+    let client = Client::new_with_client(&common.api_url, http);
+    let job = Job {
+        client,
+        common,
+        target,
+        progress,
+        deadline,
+    };
+    job.run().await
+}
+
+struct Job<'a> {
+    client: Client,
+    common: &'a Common,
+    target: &'a Mittwald,
+    progress: &'a Progress,
+    deadline: Instant,
+}
+
+/// What the run will do to an existing installation.
+struct Changes {
+    body: AppPatchAppinstallationBody,
+    what: Vec<String>,
+}
+
+impl Job<'_> {
+    async fn run(&self) -> Result<(), Failure> {
+        let app = self.app().await?;
+        let versions = self.versions(&app).await?;
+        let wanted = self
+            .target
+            .version
+            .clone()
+            .unwrap_or(VersionRef::Recommended);
+        let version = resolve::version(&versions, &wanted, &app)?;
+        let inputs = resolve::user_inputs(&version, &self.target.user_inputs)?;
+        self.progress.update(|o| {
+            o.app_version_id = Some(version.id.clone());
+            o.app_version = Some(version.external_version.clone());
+        });
+
+        match self.find(&app).await? {
+            None => self.create(&app, &version, inputs).await,
+            Some(existing) => {
+                self.record(&existing, &versions);
+                let name = display_name(&existing);
+                match self.common.on_existing {
+                    OnExisting::Fail => Err(anyhow!(
+                        "installation {name} with description {:?} exists already and BERTH_ON_EXISTING is fail",
+                        self.target.description
+                    )
+                    .into()),
+                    OnExisting::Reuse => {
+                        ci::info(format_args!("reusing installation {name} as it is (BERTH_ON_EXISTING=reuse)"));
+                        self.finish(&existing, None, &versions).await
+                    }
+                    OnExisting::Update => self.update(existing, &version, &versions).await,
+                }
+            }
+        }
+    }
+
+    /// The app: a well-known or given id needs no request; a name is looked up in the list.
+    async fn app(&self) -> Result<App, Failure> {
+        let known = |id: &str, name: &str| App {
+            id: id.into(),
+            name: name.into(),
+            action_capabilities: None,
+            tags: Vec::new(),
+        };
+        match &self.target.app {
+            AppRef::Id(id) if id == MITTWALD_NODE_APP_ID => Ok(known(id, "Node.js")),
+            AppRef::Id(id) if id == MITTWALD_PYTHON_APP_ID => Ok(known(id, "Python")),
+            AppRef::Id(id) => Ok(known(id, id)),
+            wanted @ AppRef::Name(_) => {
+                let apps = call(self.client.app_list_apps().send())
+                    .await
+                    .context("listing apps")?;
+                Ok(resolve::app(&apps, wanted)?)
+            }
+        }
+    }
+
+    async fn versions(&self, app: &App) -> Result<Vec<AppVersion>, Failure> {
+        match call(self.client.app_list_appversions().app_id(&app.id).send()).await {
+            Ok(versions) => Ok(versions),
+            Err(e) if e.status == Some(404) => Err(ConfigErrors(vec![ConfigError::Invalid {
+                var: "BERTH_APP",
+                problem: format!("no app has the id {} (the platform answered 404)", app.id),
+            }])
+            .into()),
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!("listing the versions of {}", app.name))
+                .into()),
+        }
+    }
+
+    /// The installation of this app in the project with exactly this description.
+    async fn find(&self, app: &App) -> Result<Option<AppInstallation>, Failure> {
+        let project = &self.target.project_id;
+        let mut matching = Vec::new();
+        for page in 0..MAX_PAGES {
+            let batch = call(
+                self.client
+                    .app_list_appinstallations()
+                    .project_id(project)
+                    .app_ids(vec![app.id.clone()])
+                    .limit(PAGE_SIZE)
+                    .skip((page * PAGE_SIZE) as i64)
+                    .send(),
+            )
+            .await
+            .with_context(|| format!("listing the app installations of project {project}"))?;
+            let full = batch.len() as u64 >= PAGE_SIZE;
+            matching.extend(batch.into_iter().filter(|i| {
+                i.app_id.eq_ignore_ascii_case(&app.id) && i.description == self.target.description
+            }));
+            if !full {
+                break;
+            }
+        }
+        match matching.len() {
+            0 | 1 => Ok(matching.pop()),
+            n => {
+                let list: Vec<_> = matching.iter().map(display_name).collect();
+                Err(anyhow!(
+                    "{n} installations of {} in project {project} have the description {:?}: {}; \
+                     berth cannot tell which one is meant: remove the extra ones or change BERTH_DESCRIPTION",
+                    app.name,
+                    self.target.description,
+                    list.join(", ")
+                )
+                .into())
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        app: &App,
+        version: &AppVersion,
+        inputs: Vec<SavedUserInput>,
+    ) -> Result<(), Failure> {
+        let project = &self.target.project_id;
+        let body = AppRequestAppinstallationBody {
+            app_version_id: version.id.clone(),
+            description: self.target.description.clone(),
+            installation_path: self.target.installation_path.clone(),
+            system_software: Default::default(),
+            update_policy: AppUpdatePolicy(
+                self.target
+                    .update_policy
+                    .clone()
+                    .unwrap_or_else(|| "none".into()),
+            ),
+            user_inputs: inputs,
+        };
+        if self.common.dry_run {
+            plan(
+                "POST",
+                &format!("/v2/projects/{project}/app-installations"),
+                &body,
+            );
+            self.progress.update(|o| o.dry_run = true);
+            return Ok(());
+        }
+        ci::info(format_args!(
+            "installing {} {} in project {project} as {:?}",
+            app.name, version.external_version, self.target.description
+        ));
+        let response = self
+            .client
+            .app_request_appinstallation()
+            .project_id(project)
+            .body(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(anyhow::Error::new(ApiError::from_client(e).await)
+                    .context(format!("creating an app installation in project {project}"))
+                    .into());
+            }
+        };
+        let etag = etag(response.headers());
+        let id = response.into_inner().id;
+        let written = Instant::now();
+        self.progress.update(|o| {
+            o.id = Some(id.clone());
+            o.created = true;
+        });
+        ci::info(format_args!("created installation {id}"));
+        let installation = self.read(&id, etag.as_deref(), Some(written)).await?;
+        self.record(&installation, std::slice::from_ref(version));
+        self.finish(&installation, etag, std::slice::from_ref(version))
+            .await
+    }
+
+    async fn update(
+        &self,
+        existing: AppInstallation,
+        version: &AppVersion,
+        versions: &[AppVersion],
+    ) -> Result<(), Failure> {
+        let name = display_name(&existing);
+        let Some(changes) = self.changes(&existing, version, versions) else {
+            ci::info(format_args!(
+                "installation {name} already has the given settings"
+            ));
+            return self.finish(&existing, None, versions).await;
+        };
+        if self.common.dry_run {
+            plan(
+                "PATCH",
+                &format!("/v2/app-installations/{}", existing.id),
+                &changes.body,
+            );
+            self.progress.update(|o| o.dry_run = true);
+            return Ok(());
+        }
+        // The platform takes changes only in phase ready.
+        let existing = if is_ready(&existing) {
+            existing
+        } else {
+            ci::info(format_args!(
+                "installation {name} is busy; waiting until it is ready to change it"
+            ));
+            self.wait_ready(&existing.id, None, None, versions).await?
+        };
+        ci::info(format_args!(
+            "updating installation {name}: {}",
+            changes.what.join(", ")
+        ));
+        let etag = self.patch(&existing.id, changes.body).await?;
+        let written = Instant::now();
+        self.progress.update(|o| {
+            o.app_version_id = Some(version.id.clone());
+            o.app_version = Some(version.external_version.clone());
+            o.status = Status::Pending;
+        });
+        let installation = self
+            .read(&existing.id, etag.as_deref(), Some(written))
+            .await?;
+        self.record(&installation, versions);
+        self.finish(&installation, etag, versions).await
+    }
+
+    /// PATCH, waiting out "expected phase APP_PHASE_READY" (the installation became busy
+    /// between our read and our write) within the deadline.
+    async fn patch(
+        &self,
+        id: &str,
+        body: AppPatchAppinstallationBody,
+    ) -> Result<Option<String>, Failure> {
+        loop {
+            let result = self
+                .client
+                .app_patch_appinstallation()
+                .app_installation_id(id)
+                .body(body.clone())
+                .send()
+                .await;
+            let e = match result {
+                Ok(r) => return Ok(etag(r.headers())),
+                Err(e) => ApiError::from_client(e).await,
+            };
+            if e.message.contains("APP_PHASE_READY") && Instant::now() < self.deadline {
+                ci::info("the installation is busy; waiting until it is ready to change it");
+                self.wait_ready(id, None, None, &[]).await?;
+                continue;
+            }
+            return Err(anyhow::Error::new(e)
+                .context(format!("updating app installation {id}"))
+                .into());
+        }
+    }
+
+    /// What differs between the installation and the given settings; only what the user gave
+    /// counts (an input not set leaves the installation's value alone).
+    fn changes(
+        &self,
+        existing: &AppInstallation,
+        version: &AppVersion,
+        versions: &[AppVersion],
+    ) -> Option<Changes> {
+        let mut body = AppPatchAppinstallationBody::default();
+        let mut what = Vec::new();
+
+        let desired = existing.app_version.as_ref().map(|v| v.desired.as_str());
+        if let Some(wanted) = &self.target.version {
+            if desired != Some(version.id.as_str()) {
+                let installed = desired.and_then(|d| versions.iter().find(|v| v.id == d));
+                let floating = matches!(wanted, VersionRef::Recommended | VersionRef::Latest);
+                let newer_installed = installed.is_some_and(|i| {
+                    compare_versions(&i.external_version, &version.external_version).is_gt()
+                });
+                if floating && newer_installed {
+                    // `recommended` must not downgrade what an update policy already upgraded.
+                    ci::info(format_args!(
+                        "keeping version {} (newer than the {wanted} {})",
+                        installed.map_or("?", |i| i.external_version.as_str()),
+                        version.external_version
+                    ));
+                } else {
+                    body.app_version_id = Some(version.id.clone());
+                    what.push(format!(
+                        "version {} -> {}",
+                        installed.map_or_else(
+                            || desired.unwrap_or("?").to_string(),
+                            |i| i.external_version.clone()
+                        ),
+                        version.external_version
+                    ));
+                }
+            }
+        }
+
+        let differing: Vec<_> = self
+            .target
+            .user_inputs
+            .iter()
+            .filter(|given| {
+                existing
+                    .user_inputs
+                    .iter()
+                    .find(|s| s.name == given.name)
+                    .map(|s| &s.value)
+                    != Some(&given.value)
+            })
+            .collect();
+        if !differing.is_empty() {
+            // The whole list, so the result is the same whether the platform merges or replaces.
+            let mut inputs = existing.user_inputs.clone();
+            for given in &differing {
+                match inputs.iter_mut().find(|s| s.name == given.name) {
+                    Some(saved) => saved.value = given.value.clone(),
+                    None => inputs.push(SavedUserInput {
+                        name: given.name.clone(),
+                        value: given.value.clone(),
+                    }),
+                }
+                what.push(format!("user input {}", given.name));
+            }
+            body.user_inputs = inputs;
+        }
+
+        if let Some(policy) = &self.target.update_policy {
+            if existing.update_policy.as_ref().map(|p| p.0.as_str()) != Some(policy.as_str()) {
+                body.update_policy = Some(AppUpdatePolicy(policy.clone()));
+                what.push(format!("update policy -> {policy}"));
+            }
+        }
+        (!what.is_empty()).then_some(Changes { body, what })
+    }
+
+    /// Waits (when asked) and sets the final status.
+    async fn finish(
+        &self,
+        installation: &AppInstallation,
+        etag: Option<String>,
+        versions: &[AppVersion],
+    ) -> Result<(), Failure> {
+        if is_ready(installation) {
+            self.progress.update(|o| o.status = Status::Ready);
+            return Ok(());
+        }
+        if !self.common.wait {
+            return Ok(());
+        }
+        self.wait_ready(&installation.id, etag.as_deref(), None, versions)
+            .await?;
+        self.progress.update(|o| o.status = Status::Ready);
+        Ok(())
+    }
+
+    /// Reads once; a 403 or 404 shortly after our own write is waited out.
+    async fn read(
+        &self,
+        id: &str,
+        etag: Option<&str>,
+        written: Option<Instant>,
+    ) -> Result<AppInstallation, Failure> {
+        wait::until(
+            &format!("installation {id} to become visible"),
+            self.deadline,
+            || async move {
+                match self.get(id, etag).await {
+                    Ok(i) => Ok(Poll::Ready(i)),
+                    Err(e) if not_visible_yet(&e, written) => {
+                        Ok(Poll::Pending("not visible yet".into()))
+                    }
+                    Err(e) => {
+                        Err(anyhow::Error::new(e).context(format!("reading app installation {id}")))
+                    }
+                }
+            },
+        )
+        .await
+        .map_err(Failure::from)
+    }
+
+    async fn wait_ready(
+        &self,
+        id: &str,
+        etag: Option<&str>,
+        written: Option<Instant>,
+        versions: &[AppVersion],
+    ) -> Result<AppInstallation, Failure> {
+        let what = format!("installation {id}");
+        wait::until(&what, self.deadline, || async move {
+            let installation = match self.get(id, etag).await {
+                Ok(i) => i,
+                Err(e) if not_visible_yet(&e, written) => {
+                    return Ok(Poll::Pending("not visible yet".into()));
+                }
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("reading app installation {id}"))
+                    );
+                }
+            };
+            self.record(&installation, versions);
+            let phase = phase(&installation);
+            if is_ready(&installation) {
+                return Ok(Poll::Ready(installation));
+            }
+            if phase == "disabled" || installation.disabled {
+                return Err(anyhow!(
+                    "installation {} is disabled: it will not become ready",
+                    display_name(&installation)
+                ));
+            }
+            let mut state = format!("phase {phase}");
+            if let Some(error) = installation.last_error.as_deref().filter(|e| !e.is_empty()) {
+                state.push_str(&format!(", last error: {error}"));
+            }
+            Ok(Poll::Pending(state))
+        })
+        .await
+        .map_err(Failure::from)
+    }
+
+    async fn get(&self, id: &str, etag: Option<&str>) -> Result<AppInstallation, ApiError> {
+        let mut request = self
+            .client
+            .app_get_appinstallation()
+            .app_installation_id(id);
+        if let Some(etag) = etag {
+            request = request.if_event_reached(etag.to_string());
+        }
+        call(request.send()).await
+    }
+
+    /// Copies what the installation tells into the outputs.
+    fn record(&self, installation: &AppInstallation, versions: &[AppVersion]) {
+        let desired = installation.app_version.as_ref().map(|v| v.desired.clone());
+        let external = desired
+            .as_deref()
+            .and_then(|d| versions.iter().find(|v| v.id == d))
+            .map(|v| v.external_version.clone())
+            .or_else(|| installation.app_external_version.clone());
+        self.progress.update(|o| {
+            o.id = Some(installation.id.clone());
+            o.short_id = installation.short_id.clone().or(o.short_id.take());
+            o.installation_path = installation
+                .installation_path
+                .clone()
+                .or(o.installation_path.take());
+            o.phase = installation
+                .phase
+                .as_ref()
+                .map(|p| p.0.clone())
+                .or(o.phase.take());
+            if desired.is_some() {
+                o.app_version_id = desired;
+                o.app_version = external.or(o.app_version.take());
+            }
+        });
+    }
+}
+
+/// Ready = phase `ready` and the current version is the desired one (the Terraform provider's
+/// rule; a PATCH of the version leaves phase `ready` for a moment before `upgrading`).
+fn is_ready(installation: &AppInstallation) -> bool {
+    let versions_match = installation
+        .app_version
+        .as_ref()
+        .is_some_and(|v| v.current.as_deref() == Some(v.desired.as_str()));
+    phase(installation) == "ready" && versions_match
+}
+
+fn phase(installation: &AppInstallation) -> &str {
+    installation
+        .phase
+        .as_ref()
+        .map_or("unknown", |p| p.0.as_str())
+}
+
+fn display_name(installation: &AppInstallation) -> String {
+    match &installation.short_id {
+        Some(short) => format!("{short} ({})", installation.id),
+        None => installation.id.clone(),
+    }
+}
+
+fn not_visible_yet(e: &ApiError, written: Option<Instant>) -> bool {
+    matches!(e.status, Some(403 | 404)) && written.is_some_and(|w| w.elapsed() < CONSISTENCY_GRACE)
+}
+
+fn etag(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Prints a request a dry run would have sent.
+fn plan(method: &str, path: &str, body: &impl serde::Serialize) {
+    let body = serde_json::to_string_pretty(body).unwrap_or_default();
+    ci::info(format_args!("dry run: would send {method} {path}\n{body}"));
+}
+
+/// Sends a request and turns a failure into an [`ApiError`] the user can read.
+async fn call<T>(
+    request: impl std::future::Future<
+        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
+    >,
+) -> Result<T, ApiError> {
+    match request.await {
+        Ok(response) => Ok(response.into_inner()),
+        Err(e) => Err(ApiError::from_client(e).await),
+    }
+}

@@ -1,0 +1,257 @@
+//! The result of a run and the sinks it goes to: stdout JSON, `$GITHUB_OUTPUT`, the dotenv file
+//! and the GitHub step summary. All of them are written from one list of key/value pairs, so they
+//! cannot disagree.
+
+use crate::config::Sinks;
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+use std::{
+    fs::OpenOptions,
+    io::Write,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+/// How far the run got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    /// The platform says it is ready.
+    Ready,
+    /// Not waited for, or waiting timed out or was interrupted.
+    #[default]
+    Pending,
+    /// The run failed.
+    Failed,
+}
+
+impl Status {
+    /// The value of the `status` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Everything a run tells the next step. Fields that are unknown stay `None` and are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs {
+    /// `mittwald` or `cloudfoundry`.
+    pub provider: String,
+    /// Installation id / app guid.
+    pub id: Option<String>,
+    /// Whether this run created it.
+    pub created: bool,
+    /// See [`Status`].
+    pub status: Status,
+    /// mittwald: `a-xxxxxx`.
+    pub short_id: Option<String>,
+    /// mittwald: path relative to the project's web directory.
+    pub installation_path: Option<String>,
+    /// mittwald: the installed (or to be installed) version's id.
+    pub app_version_id: Option<String>,
+    /// mittwald: its external version, e.g. `1.0.0`.
+    pub app_version: Option<String>,
+    /// mittwald: the last phase seen.
+    pub phase: Option<String>,
+    /// Set when this was a dry run: nothing was changed.
+    pub dry_run: bool,
+    /// The error, when the run failed.
+    pub error: Option<String>,
+}
+
+impl Outputs {
+    /// The outputs as ordered pairs, keys in snake_case: the one source for every sink.
+    pub fn pairs(&self) -> Vec<(&'static str, Value)> {
+        let mut pairs = vec![("provider", Value::from(self.provider.clone()))];
+        let mut opt = |key, value: &Option<String>| {
+            if let Some(v) = value {
+                pairs.push((key, Value::from(v.clone())));
+            }
+        };
+        opt("id", &self.id);
+        if self.provider == "mittwald" {
+            opt("installation_id", &self.id);
+        }
+        opt("short_id", &self.short_id);
+        opt("installation_path", &self.installation_path);
+        opt("app_version_id", &self.app_version_id);
+        opt("app_version", &self.app_version);
+        opt("phase", &self.phase);
+        pairs.push(("created", Value::Bool(self.created)));
+        pairs.push(("status", Value::from(self.status.as_str())));
+        if self.dry_run {
+            pairs.push(("dry_run", Value::Bool(true)));
+        }
+        if let Some(e) = &self.error {
+            pairs.push(("error", Value::from(e.clone())));
+        }
+        pairs
+    }
+
+    /// The stdout line: one JSON object.
+    pub fn json_line(&self) -> String {
+        let map: Map<String, Value> = self
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        Value::Object(map).to_string()
+    }
+
+    /// Writes every sink that is configured besides stdout. Each sink is tried even when an
+    /// earlier one fails; the first failure is returned.
+    pub fn write_files(&self, sinks: &Sinks) -> Result<()> {
+        let mut result = Ok(());
+        let mut keep = |r: Result<()>| {
+            if result.is_ok() {
+                result = r;
+            }
+        };
+        if let Some(path) = &sinks.github_output {
+            keep(append(path, &self.github_output()).context("writing $GITHUB_OUTPUT"));
+        }
+        if let Some(path) = &sinks.dotenv {
+            keep(
+                std::fs::write(path, self.dotenv())
+                    .with_context(|| format!("writing BERTH_DOTENV {}", path.display())),
+            );
+        }
+        if let Some(path) = &sinks.step_summary {
+            keep(append(path, &self.step_summary()).context("writing $GITHUB_STEP_SUMMARY"));
+        }
+        result
+    }
+
+    /// `key=value` lines, keys in kebab-case; multi-line values in the heredoc form.
+    pub fn github_output(&self) -> String {
+        let mut out = String::new();
+        for (key, value) in self.pairs() {
+            let key = key.replace('_', "-");
+            let value = plain(&value);
+            if value.contains(['\n', '\r']) {
+                let delim = format!("BERTH_EOF_{}", uuid::Uuid::new_v4().simple());
+                out.push_str(&format!("{key}<<{delim}\n{value}\n{delim}\n"));
+            } else {
+                out.push_str(&format!("{key}={value}\n"));
+            }
+        }
+        out
+    }
+
+    /// `BERTH_KEY=value` lines as GitLab's dotenv report takes them: one line each, no quotes
+    /// needed, no multi-line values.
+    pub fn dotenv(&self) -> String {
+        self.pairs()
+            .into_iter()
+            .map(|(key, value)| {
+                let value = plain(&value).replace(['\r', '\n'], " ");
+                format!("BERTH_{}={value}\n", key.to_ascii_uppercase())
+            })
+            .collect()
+    }
+
+    /// A short markdown table for `$GITHUB_STEP_SUMMARY`.
+    pub fn step_summary(&self) -> String {
+        let mut out = format!(
+            "### berth: {} {}\n\n| output | value |\n|---|---|\n",
+            self.provider,
+            self.status.as_str()
+        );
+        for (key, value) in self.pairs() {
+            let value = plain(&value).replace('|', "\\|").replace(['\r', '\n'], " ");
+            out.push_str(&format!("| `{}` | {} |\n", key.replace('_', "-"), value));
+        }
+        out.push('\n');
+        out
+    }
+}
+
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn append(path: &std::path::Path, text: &str) -> Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The outputs known so far, shared between the provider's flow and `main`, so that a failure,
+/// a timeout or Ctrl-C still reports what was already created.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<Outputs>>);
+
+impl Progress {
+    /// Starts with the given outputs.
+    pub fn new(outputs: Outputs) -> Self {
+        Self(Arc::new(Mutex::new(outputs)))
+    }
+    /// Changes the outputs.
+    pub fn update(&self, f: impl FnOnce(&mut Outputs)) {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+    /// A copy of the outputs as they are now.
+    pub fn snapshot(&self) -> Outputs {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Outputs {
+        Outputs {
+            provider: "mittwald".into(),
+            id: Some("5084bf44".into()),
+            created: true,
+            status: Status::Ready,
+            short_id: Some("a-scyssh".into()),
+            installation_path: Some("/shop".into()),
+            ..Outputs::default()
+        }
+    }
+
+    #[test]
+    fn every_sink_names_the_same_values_in_its_own_case() {
+        let o = sample();
+        assert_eq!(
+            o.json_line(),
+            r#"{"provider":"mittwald","id":"5084bf44","installation_id":"5084bf44","short_id":"a-scyssh","installation_path":"/shop","created":true,"status":"ready"}"#
+        );
+        assert!(
+            o.github_output()
+                .contains("installation-path=/shop\ncreated=true\n")
+        );
+        assert!(
+            o.dotenv()
+                .contains("BERTH_INSTALLATION_ID=5084bf44\nBERTH_SHORT_ID=a-scyssh\n")
+        );
+        assert!(
+            o.step_summary()
+                .contains("| `installation-id` | 5084bf44 |")
+        );
+    }
+
+    #[test]
+    fn multi_line_errors_use_the_heredoc_form_and_one_dotenv_line() {
+        let o = Outputs {
+            error: Some("first\nsecond".into()),
+            status: Status::Failed,
+            ..sample()
+        };
+        let gh = o.github_output();
+        let start = gh.find("error<<").expect("heredoc");
+        let delim = gh[start + 7..].lines().next().unwrap();
+        assert!(gh.ends_with(&format!("error<<{delim}\nfirst\nsecond\n{delim}\n")));
+        assert!(o.dotenv().ends_with("BERTH_ERROR=first second\n"));
+    }
+}

@@ -1,0 +1,791 @@
+//! The built-in platform simulator behind `berth sim`, `berth demo` and the tests.
+//!
+//! One HTTP/1 server answers the platform's routes (today: mittwald mStudio API v2, see
+//! [`mittwald`]) and a control API under `/__sim/`. This module owns what every simulated
+//! platform shares: the server, the request recorder, injected faults, rate limiting and the
+//! control API; each platform lives in its own file and only turns a [`Request`] into a
+//! [`Reply`]. A further platform (Cloud Foundry v2 + UAA) plugs in as a sibling module and one
+//! more arm in `dispatch`.
+//!
+//! The simulator shares no code with berth's own provider flows on purpose: a shared
+//! misunderstanding of the platform would otherwise pass every test.
+
+pub mod mittwald;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+
+/// The API token the simulator accepts unless [`SimOptions::token`] says otherwise.
+pub const DEFAULT_TOKEN: &str = "sim-token";
+
+/// Recorded requests beyond this many push out the oldest, so a long `berth sim` stays bounded.
+pub const MAX_RECORDED_REQUESTS: usize = 100_000;
+
+/// Request bodies larger than this are refused with 413 (and recorded without their body).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Prefix of the control API; requests under it need no token and are not recorded.
+const CONTROL_PREFIX: &str = "/__sim/";
+
+/// How the simulated platform behaves. Change it while running with [`SimHandle::set_options`]
+/// or `PATCH /__sim/options`.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// The accepted API token (`X-Access-Token: …` or `Authorization: Bearer …`).
+    pub token: String,
+    /// How long a new installation, or one changed by an upgrading or reconfiguring PATCH,
+    /// takes to become ready. Zero means ready at once.
+    pub time_to_ready: Duration,
+    /// Phases a new installation shows before `ready`, each for an equal share of
+    /// `time_to_ready`.
+    pub phases: Vec<String>,
+    /// After a write, a GET of that installation without an `if-event-reached` header answers
+    /// 404 for this long, like the real platform's eventual consistency.
+    pub consistency_delay: Duration,
+    /// Requests allowed per window (`X-RateLimit-Limit`).
+    pub rate_limit: u32,
+    /// Length of one rate-limit window.
+    pub rate_window: Duration,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            token: DEFAULT_TOKEN.to_owned(),
+            time_to_ready: Duration::from_secs(3),
+            phases: vec!["pending".to_owned(), "installing".to_owned()],
+            consistency_delay: Duration::from_secs(1),
+            rate_limit: 600,
+            rate_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One platform request as the simulator received it (control API requests are not recorded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Path as sent, without the query.
+    pub path: String,
+    /// Raw query string without `?`; empty when there was none.
+    pub query: String,
+    /// Headers with lower-case names; repeated headers are joined with `, `.
+    pub headers: BTreeMap<String, String>,
+    /// Body as text (invalid UTF-8 replaced); empty when the body was refused as too large.
+    pub body: String,
+}
+
+/// A canned failure: the next `count` platform requests that match answer `status` instead of
+/// reaching the platform.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Fault {
+    /// HTTP status to answer.
+    pub status: u16,
+    /// How many matching requests fail; 0 makes the fault inert. Defaults to 1 in JSON.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Only requests with this method (any case) match; any method when absent.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Only requests whose path starts with this match; any path when absent.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Raw body to answer instead of the platform's error body for `status`.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// An installation to place straight into the simulator's state, bypassing validation and the
+/// consistency delay (it is visible at once).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SeedInstallation {
+    /// Project id, a UUID or a short id `p-xxxxxx`; echoed as the installation's `projectId`.
+    pub project_id: String,
+    /// App id; must be one the simulator knows (see the constants in [`mittwald`]).
+    pub app_id: String,
+    /// Version id; must belong to `app_id`.
+    pub app_version_id: String,
+    /// The installation's description.
+    pub description: String,
+    /// User inputs as `(name, value)`; the version's defaults fill in the rest. JSON accepts
+    /// `[{"name": .., "value": ..}]` as well as `[[name, value]]`.
+    #[serde(default, deserialize_with = "deserialize_user_inputs")]
+    pub user_inputs: Vec<(String, String)>,
+    /// Phase to start in; `ready` when absent. `disabled` stays so for good; any other
+    /// non-ready phase turns `ready` after the `time_to_ready` in force when seeding.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// `none` when absent.
+    #[serde(default)]
+    pub update_policy: Option<String>,
+}
+
+fn deserialize_user_inputs<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(String, String)>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Input {
+        Pair(String, String),
+        Named { name: String, value: String },
+    }
+    let inputs = Vec::<Input>::deserialize(deserializer)?;
+    Ok(inputs
+        .into_iter()
+        .map(|input| match input {
+            Input::Pair(name, value) | Input::Named { name, value } => (name, value),
+        })
+        .collect())
+}
+
+/// A cheap, cloneable handle on a running simulator.
+#[derive(Clone)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+}
+
+impl SimHandle {
+    /// Base URL, `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// Every platform request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.iter().cloned().collect()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// Adds a fault; faults are consulted in the order they were injected.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.lock().faults.push(fault);
+    }
+
+    /// Changes the options in place; installations already changing keep the timing they
+    /// started with.
+    pub fn set_options(&self, f: impl FnOnce(&mut SimOptions)) {
+        f(&mut self.shared.lock().options);
+    }
+
+    /// Places an installation into the state and returns its id.
+    ///
+    /// # Panics
+    /// When the app or version is unknown to the simulator: a test seeding one is broken.
+    pub fn seed_installation(&self, seed: SeedInstallation) -> String {
+        let mut state = self.shared.lock();
+        let State {
+            options, mittwald, ..
+        } = &mut *state;
+        match mittwald.seed(options, Instant::now(), seed) {
+            Ok(id) => id,
+            Err(message) => panic!("seed_installation: {message}"),
+        }
+    }
+
+    /// Current installation bodies as `GET /v2/app-installations/{id}` would return them
+    /// (ignoring the consistency delay).
+    pub fn installations(&self) -> Vec<Value> {
+        self.shared
+            .lock()
+            .mittwald
+            .installation_bodies(Instant::now())
+    }
+}
+
+/// Serves the simulator on `listener` from a task on the current tokio runtime and returns at
+/// once; the server lives as long as that runtime.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    options: SimOptions,
+) -> std::io::Result<SimHandle> {
+    serve_with(listener, options, false)
+}
+
+fn serve_with(
+    listener: tokio::net::TcpListener,
+    options: SimOptions,
+    log_requests: bool,
+) -> std::io::Result<SimHandle> {
+    let mut addr = listener.local_addr()?;
+    // A server bound to every interface is still reached over loopback by its users.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    let shared = Arc::new(Shared {
+        addr,
+        log_requests,
+        state: Mutex::new(State::new(options)),
+    });
+    tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+    Ok(SimHandle { shared })
+}
+
+/// Binds `127.0.0.1:0` and serves from a thread with its own runtime, for callers without a
+/// runtime (e.g. tests that run the berth binary as a child process). The server lives until
+/// the process ends.
+pub fn start_background(options: SimOptions) -> std::io::Result<SimHandle> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("berth-sim".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let started = tokio::net::TcpListener::from_std(listener)
+                    .and_then(|listener| serve_with(listener, options, false));
+                let running = started.is_ok();
+                // The receiver only goes away if the caller has already given up.
+                let _ = sender.send(started);
+                if running {
+                    std::future::pending::<()>().await;
+                }
+            });
+        })?;
+    receiver
+        .recv()
+        .map_err(|_| std::io::Error::other("simulator thread ended before it started"))?
+}
+
+/// Serves until Ctrl-C or SIGTERM, logging one line per request to stderr, for `berth sim`.
+pub async fn run(listen: SocketAddr, options: SimOptions) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the simulator to {listen}"))?;
+    let token = options.token.clone();
+    let handle = serve_with(listener, options, true)?;
+    eprintln!(
+        "berth sim: mittwald API v2 at {} (send X-Access-Token: {token}; control API under {}/__sim/)",
+        handle.url(),
+        handle.url()
+    );
+    shutdown_signal().await;
+    eprintln!("berth sim: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+struct Shared {
+    addr: SocketAddr,
+    log_requests: bool,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+struct State {
+    options: SimOptions,
+    requests: VecDeque<RecordedRequest>,
+    faults: Vec<Fault>,
+    rate: RateWindow,
+    mittwald: mittwald::Mittwald,
+}
+
+impl State {
+    fn new(options: SimOptions) -> Self {
+        Self {
+            options,
+            requests: VecDeque::new(),
+            faults: Vec::new(),
+            rate: RateWindow {
+                started: Instant::now(),
+                used: 0,
+            },
+            mittwald: mittwald::Mittwald::default(),
+        }
+    }
+
+    fn record(&mut self, request: &Request) {
+        if self.requests.len() >= MAX_RECORDED_REQUESTS {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(RecordedRequest {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            query: request.raw_query.clone(),
+            headers: request.headers.clone(),
+            body: String::from_utf8_lossy(&request.body).into_owned(),
+        });
+    }
+
+    /// Takes one use of the first matching fault, if any.
+    fn take_fault(&mut self, request: &Request) -> Option<Fault> {
+        let fault = self.faults.iter_mut().find(|fault| {
+            fault.count > 0
+                && fault
+                    .method
+                    .as_deref()
+                    .is_none_or(|method| method.eq_ignore_ascii_case(&request.method))
+                && fault
+                    .path_prefix
+                    .as_deref()
+                    .is_none_or(|prefix| request.path.starts_with(prefix))
+        })?;
+        fault.count -= 1;
+        let taken = fault.clone();
+        self.faults.retain(|fault| fault.count > 0);
+        Some(taken)
+    }
+}
+
+/// A fixed window: simple, and what the `X-RateLimit-Reset` header describes.
+struct RateWindow {
+    started: Instant,
+    used: u32,
+}
+
+struct RateVerdict {
+    allowed: bool,
+    headers: [(&'static str, String); 3],
+}
+
+impl RateWindow {
+    fn admit(&mut self, limit: u32, window: Duration, now: Instant) -> RateVerdict {
+        if now.duration_since(self.started) >= window {
+            self.started = now;
+            self.used = 0;
+        }
+        self.used = self.used.saturating_add(1);
+        let allowed = self.used <= limit;
+        let left = window.saturating_sub(now.duration_since(self.started));
+        let reset = left.as_millis().div_ceil(1000);
+        RateVerdict {
+            allowed,
+            headers: [
+                ("x-ratelimit-limit", limit.to_string()),
+                (
+                    "x-ratelimit-remaining",
+                    limit.saturating_sub(self.used).to_string(),
+                ),
+                ("x-ratelimit-reset", reset.to_string()),
+            ],
+        }
+    }
+}
+
+/// A request as the platform modules see it: fully read, with the query parsed.
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    /// Percent-decoded path segments, without empty ones.
+    pub(crate) segments: Vec<String>,
+    pub(crate) raw_query: String,
+    /// Percent-decoded `(key, value)` pairs in order, repeats kept.
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) body: Bytes,
+}
+
+impl Request {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    /// The last value of a query parameter.
+    pub(crate) fn query_param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn segments(&self) -> Vec<&str> {
+        self.segments.iter().map(String::as_str).collect()
+    }
+}
+
+/// An answer from a platform module or the control API.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Option<Bytes>,
+}
+
+impl Reply {
+    pub(crate) fn json(status: u16, body: &Value) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Some(Bytes::from(body.to_string())),
+        }
+    }
+
+    pub(crate) fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub(crate) fn raw(status: u16, body: String) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Some(Bytes::from(body)),
+        }
+    }
+
+    pub(crate) fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+            });
+            // A client hanging up mid-request is its own business.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    shared: &Shared,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let (body, too_large) = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => (collected.to_bytes(), false),
+        Err(error) => {
+            let too_large = error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            if !too_large {
+                // The connection broke while sending the body; nobody is left to answer.
+                return to_response(Reply::empty(400));
+            }
+            (Bytes::new(), true)
+        }
+    };
+    let request = Request::from_parts(&parts, body);
+    let reply = if request.path.starts_with(CONTROL_PREFIX) || request.path == "/__sim" {
+        control(shared, &request, too_large)
+    } else {
+        platform(shared, &request, too_large)
+    };
+    if shared.log_requests && !request.path.starts_with(CONTROL_PREFIX) {
+        // Method, path and status only: headers carry the token.
+        eprintln!("{} {} {}", request.method, request.path, reply.status);
+    }
+    to_response(reply)
+}
+
+fn platform(shared: &Shared, request: &Request, too_large: bool) -> Reply {
+    let now = Instant::now();
+    let mut state = shared.lock();
+    state.record(request);
+    let limit = state.options.rate_limit;
+    let window = state.options.rate_window;
+    let verdict = state.rate.admit(limit, window, now);
+    let reply = if let Some(fault) = state.take_fault(request) {
+        match fault.body {
+            Some(body) => Reply::raw(fault.status, body),
+            None => platform_error(request, fault.status),
+        }
+    } else if !verdict.allowed {
+        platform_error(request, 429)
+    } else if too_large {
+        platform_error(request, 413)
+    } else {
+        dispatch(&mut state, request, now)
+    };
+    let mut reply = reply;
+    for (name, value) in verdict.headers {
+        reply = reply.with_header(name, value);
+    }
+    reply
+}
+
+/// Routes a platform request to the simulated platform that owns its path.
+fn dispatch(state: &mut State, request: &Request, now: Instant) -> Reply {
+    let State {
+        options, mittwald, ..
+    } = state;
+    if let Some(reply) = mittwald.handle(options, request, now) {
+        return reply;
+    }
+    mittwald::error(404, "NotFoundError", "route not found")
+}
+
+/// The error body the platform owning `request`'s path answers with for `status`.
+fn platform_error(_request: &Request, status: u16) -> Reply {
+    mittwald::error_for_status(status)
+}
+
+fn control(shared: &Shared, request: &Request, too_large: bool) -> Reply {
+    if too_large {
+        return control_error(413, "request body too large");
+    }
+    let segments = request.segments();
+    let method = request.method.as_str();
+    match (method, &segments[1..]) {
+        ("GET", ["requests"]) => {
+            let state = shared.lock();
+            Reply::json(200, &json!(state.requests))
+        }
+        ("DELETE", ["requests"]) => {
+            shared.lock().requests.clear();
+            Reply::empty(204)
+        }
+        ("POST", ["faults"]) => match serde_json::from_slice::<Fault>(&request.body) {
+            Ok(fault) if (100..=599).contains(&fault.status) => {
+                shared.lock().faults.push(fault);
+                Reply::empty(204)
+            }
+            Ok(fault) => control_error(
+                400,
+                &format!("status {} is not an HTTP status", fault.status),
+            ),
+            Err(error) => control_error(400, &format!("invalid fault: {error}")),
+        },
+        ("PATCH", ["options"]) => match serde_json::from_slice::<OptionsPatch>(&request.body) {
+            Ok(patch) => {
+                let mut state = shared.lock();
+                patch.apply(&mut state.options);
+                Reply::json(200, &options_json(&state.options))
+            }
+            Err(error) => control_error(400, &format!("invalid options: {error}")),
+        },
+        ("GET", ["options"]) => Reply::json(200, &options_json(&shared.lock().options)),
+        ("POST", ["installations"]) => {
+            match serde_json::from_slice::<SeedInstallation>(&request.body) {
+                Ok(seed) => {
+                    let mut state = shared.lock();
+                    let State {
+                        options, mittwald, ..
+                    } = &mut *state;
+                    match mittwald.seed(options, Instant::now(), seed) {
+                        Ok(id) => Reply::json(201, &json!({ "id": id })),
+                        Err(message) => control_error(400, &message),
+                    }
+                }
+                Err(error) => control_error(400, &format!("invalid installation: {error}")),
+            }
+        }
+        ("GET", ["installations"]) => {
+            let bodies = shared.lock().mittwald.installation_bodies(Instant::now());
+            Reply::json(200, &Value::Array(bodies))
+        }
+        _ => control_error(404, "route not found"),
+    }
+}
+
+fn control_error(status: u16, message: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({ "type": "SimulatorError", "message": message }),
+    )
+}
+
+/// Body of `PATCH /__sim/options`; durations in milliseconds so any language can send them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptionsPatch {
+    token: Option<String>,
+    time_to_ready_ms: Option<u64>,
+    phases: Option<Vec<String>>,
+    consistency_delay_ms: Option<u64>,
+    rate_limit: Option<u32>,
+    rate_window_ms: Option<u64>,
+}
+
+impl OptionsPatch {
+    fn apply(self, options: &mut SimOptions) {
+        if let Some(token) = self.token {
+            options.token = token;
+        }
+        if let Some(ms) = self.time_to_ready_ms {
+            options.time_to_ready = Duration::from_millis(ms);
+        }
+        if let Some(phases) = self.phases {
+            options.phases = phases;
+        }
+        if let Some(ms) = self.consistency_delay_ms {
+            options.consistency_delay = Duration::from_millis(ms);
+        }
+        if let Some(limit) = self.rate_limit {
+            options.rate_limit = limit;
+        }
+        if let Some(ms) = self.rate_window_ms {
+            options.rate_window = Duration::from_millis(ms);
+        }
+    }
+}
+
+fn options_json(options: &SimOptions) -> Value {
+    // The token is left out: the control API needs none, so it must not hand one out either.
+    json!({
+        "time_to_ready_ms": options.time_to_ready.as_millis() as u64,
+        "phases": options.phases,
+        "consistency_delay_ms": options.consistency_delay.as_millis() as u64,
+        "rate_limit": options.rate_limit,
+        "rate_window_ms": options.rate_window.as_millis() as u64,
+    })
+}
+
+impl Request {
+    fn from_parts(parts: &hyper::http::request::Parts, body: Bytes) -> Self {
+        let path = parts.uri.path().to_owned();
+        let raw_query = parts.uri.query().unwrap_or_default().to_owned();
+        let mut headers = BTreeMap::new();
+        for (name, value) in &parts.headers {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            headers
+                .entry(name.as_str().to_ascii_lowercase())
+                .and_modify(|joined: &mut String| {
+                    joined.push_str(", ");
+                    joined.push_str(&value);
+                })
+                .or_insert(value);
+        }
+        Self {
+            method: parts.method.as_str().to_ascii_uppercase(),
+            segments: path
+                .split('/')
+                .filter(|segment| !segment.is_empty())
+                .map(|segment| percent_decode(segment, false))
+                .collect(),
+            query: parse_query(&raw_query),
+            path,
+            raw_query,
+            headers,
+            body,
+        }
+    }
+}
+
+fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key, true), percent_decode(value, true))
+        })
+        .collect()
+}
+
+/// Decodes `%XX` escapes (and `+` as space in queries); malformed escapes stay as they are.
+fn percent_decode(input: &str, plus_is_space: bool) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
+    let status = hyper::StatusCode::from_u16(reply.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = hyper::Response::builder().status(status);
+    let has_body = reply.body.is_some();
+    if has_body {
+        builder = builder.header("content-type", "application/json");
+    }
+    for (name, value) in &reply.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let body = reply.body.unwrap_or_default();
+    builder.body(Full::new(body)).unwrap_or_else(|_| {
+        // Only a header value with control characters gets here; answer without the headers.
+        let mut response = hyper::Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        response
+    })
+}
