@@ -265,52 +265,59 @@ fn app_json(app: &AppDef) -> Value {
 }
 
 fn version_json(version: &VersionDef) -> Value {
-    let inputs: Vec<Value> = version
-        .inputs
-        .iter()
-        .map(|input| {
-            let mut body = json!({
-                "name": input.name,
-                "dataType": "text",
-                "validationSchema": input.validation_schema(),
-                "positionMeta": { "step": input.step, "index": input.index },
-                "lifecycleConstraint": input.lifecycle,
-                "required": input.required,
-            });
-            if let Some(default) = input.default {
-                body["defaultValue"] = json!(default);
-            }
-            if let Some(format) = input.format {
-                body["format"] = json!(format);
-            }
-            body
-        })
-        .collect();
-    let mut body = json!({
-        "appId": version.app_id,
-        "docRoot": "/",
-        "docRootUserEditable": version.doc_root_user_editable,
-        "externalVersion": version.version,
-        "id": version.id,
-        "internalVersion": version.version,
-        "systemSoftwareDependencies": [
-            { "systemSoftwareId": version.system_software.0, "versionRange": "*" }
-        ],
-        "userInputs": inputs,
-    });
-    if let Some(handler) = &version.request_handler {
-        body["requestHandler"] = json!({
-            "name": handler.name,
-            "namespace": "mittwald-system",
-            "parametersTemplate": "{ \"entrypoint\": {{ .ToEntrypoint .entrypoint }}, \"workingDirectory\": \"{{ .WorkingDirectory }}\", \"listenPortEnvVar\": \"PORT\" }",
-            "exampleValues": [{ "name": "entrypoint", "value": handler.example_entrypoint }],
-        });
-    }
+    let inputs: Vec<Value> = version.inputs.iter().map(input_json).collect();
+    let mut body = Map::new();
+    body.insert("appId".into(), json!(version.app_id));
+    body.insert("docRoot".into(), json!("/"));
+    body.insert(
+        "docRootUserEditable".into(),
+        json!(version.doc_root_user_editable),
+    );
+    body.insert("externalVersion".into(), json!(version.version));
+    body.insert("id".into(), json!(version.id));
+    body.insert("internalVersion".into(), json!(version.version));
     // Real versions leave `recommended` out unless it is true.
     if version.recommended {
-        body["recommended"] = json!(true);
+        body.insert("recommended".into(), json!(true));
     }
-    body
+    if let Some(handler) = &version.request_handler {
+        body.insert(
+            "requestHandler".into(),
+            json!({
+                "name": handler.name,
+                "namespace": "mittwald-system",
+                "parametersTemplate": "{ \"entrypoint\": {{ .ToEntrypoint .entrypoint }}, \"workingDirectory\": \"{{ .WorkingDirectory }}\", \"listenPortEnvVar\": \"PORT\" }",
+                "exampleValues": [{ "name": "entrypoint", "value": handler.example_entrypoint }],
+            }),
+        );
+    }
+    body.insert(
+        "systemSoftwareDependencies".into(),
+        json!([{ "systemSoftwareId": version.system_software.0, "versionRange": "*" }]),
+    );
+    body.insert("userInputs".into(), Value::Array(inputs));
+    Value::Object(body)
+}
+
+/// Keys in the order of the real body (reference 02), which is not alphabetical here.
+fn input_json(input: &InputDef) -> Value {
+    let mut body = Map::new();
+    body.insert("name".into(), json!(input.name));
+    body.insert("dataType".into(), json!("text"));
+    if let Some(default) = input.default {
+        body.insert("defaultValue".into(), json!(default));
+    }
+    if let Some(format) = input.format {
+        body.insert("format".into(), json!(format));
+    }
+    body.insert("validationSchema".into(), json!(input.validation_schema()));
+    body.insert(
+        "positionMeta".into(),
+        json!({ "step": input.step, "index": input.index }),
+    );
+    body.insert("lifecycleConstraint".into(), json!(input.lifecycle));
+    body.insert("required".into(), json!(input.required));
+    Value::Object(body)
 }
 
 /// mittwald's error body `{type, message}` with `status`.
@@ -496,6 +503,10 @@ impl Installation {
         });
         if let Some(root) = &self.custom_document_root {
             body["customDocumentRoot"] = json!(root);
+        }
+        // Real installation bodies list their keys alphabetically.
+        if let Value::Object(map) = &mut body {
+            map.sort_keys();
         }
         body
     }

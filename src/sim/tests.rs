@@ -808,12 +808,14 @@ async fn control_api_records_seeds_and_reconfigures() {
         .json()
         .await
         .unwrap();
-    assert_eq!(all[0]["id"], id.as_str());
+    // The first installation is the one POSTed above.
+    let seeded = &all[1];
+    assert_eq!(seeded["id"], id.as_str());
     assert_eq!(
-        all[0]["userInputs"],
+        seeded["userInputs"],
         json!([{ "name": "entrypoint", "value": "gunicorn app:app" }])
     );
-    assert_eq!(all[0]["updatePolicy"], "all");
+    assert_eq!(seeded["updatePolicy"], "all");
     assert_eq!(
         sim.get(&format!("/v2/app-installations/{id}"))
             .await

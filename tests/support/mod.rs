@@ -1,0 +1,130 @@
+//! Runs the real `berth` binary against a simulator started by the test, and reads back
+//! everything it wrote.
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use assert_cmd::Command;
+use berth::sim::{self, RecordedRequest, SimHandle, SimOptions};
+use serde_json::Value;
+use std::{path::PathBuf, time::Duration};
+
+/// The token the test simulators accept: distinctive, so a leak is easy to find.
+pub const TOKEN: &str = "tok-SECRET-5f1d2c9e";
+/// The project the tests install into.
+pub const PROJECT: &str = "p-test01";
+
+/// A simulator whose installations are ready after `ready_ms`.
+pub fn sim(ready_ms: u64) -> SimHandle {
+    sim_with(|o| o.time_to_ready = Duration::from_millis(ready_ms))
+}
+
+pub fn sim_with(f: impl FnOnce(&mut SimOptions)) -> SimHandle {
+    let mut options = SimOptions {
+        token: TOKEN.into(),
+        consistency_delay: Duration::from_millis(500),
+        ..SimOptions::default()
+    };
+    f(&mut options);
+    sim::start_background(options).expect("starting the simulator")
+}
+
+/// The environment of a minimal mittwald run against `sim`.
+pub fn mittwald_env(sim: &SimHandle, description: &str) -> Vec<(String, String)> {
+    [
+        ("BERTH_PROVIDER", "mittwald"),
+        ("BERTH_API_URL", sim.url().as_str()),
+        ("BERTH_API_TOKEN", TOKEN),
+        ("BERTH_PROJECT_ID", PROJECT),
+        ("BERTH_APP", "node"),
+        ("BERTH_DESCRIPTION", description),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Sets or replaces a variable.
+pub fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    env.retain(|(k, _)| k != key);
+    env.push((key.into(), value.into()));
+}
+
+/// Removes a variable.
+pub fn unset(env: &mut Vec<(String, String)>, key: &str) {
+    env.retain(|(k, _)| k != key);
+}
+
+/// What one run of the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// The stdout line, parsed.
+    pub json: Value,
+    pub github_output: String,
+    pub dotenv: String,
+    pub summary: String,
+}
+
+impl Run {
+    /// Everything the run wrote, in one text, for leak checks.
+    pub fn everything(&self) -> String {
+        [
+            &self.stdout,
+            &self.stderr,
+            &self.github_output,
+            &self.dotenv,
+            &self.summary,
+        ]
+        .map(String::as_str)
+        .join("\n")
+    }
+    /// A string output from the JSON line.
+    pub fn out(&self, key: &str) -> &str {
+        self.json[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key} in {}", self.stdout))
+    }
+}
+
+/// Runs `berth` with exactly this environment (nothing inherited), with all sinks set to
+/// fresh files.
+pub fn run(env: &[(String, String)]) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = |name: &str| -> PathBuf { dir.path().join(name) };
+    let mut cmd = Command::cargo_bin("berth").expect("the berth binary");
+    cmd.env_clear()
+        .env("GITHUB_OUTPUT", path("github_output"))
+        .env("GITHUB_STEP_SUMMARY", path("summary"))
+        .env("BERTH_DOTENV", path("dotenv"))
+        .timeout(Duration::from_secs(60));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().expect("running berth");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let read = |name: &str| std::fs::read_to_string(path(name)).unwrap_or_default();
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        json,
+        stdout,
+        github_output: read("github_output"),
+        dotenv: read("dotenv"),
+        summary: read("summary"),
+    }
+}
+
+/// The requests that change something.
+pub fn writes(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
+    requests
+        .iter()
+        .filter(|r| !matches!(r.method.as_str(), "GET" | "HEAD"))
+        .collect()
+}
+
+/// A request's JSON body.
+pub fn body(request: &RecordedRequest) -> Value {
+    serde_json::from_str(&request.body).unwrap_or(Value::Null)
+}
