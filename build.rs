@@ -207,12 +207,11 @@ fn collect_refs(value: &Value, schemas: &Map<String, Value>, acc: &mut Vec<Strin
                 .get("$ref")
                 .and_then(Value::as_str)
                 .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                && !acc.iter().any(|a| a == name)
             {
-                if !acc.iter().any(|a| a == name) {
-                    acc.push(name.to_string());
-                    if let Some(schema) = schemas.get(name) {
-                        collect_refs(schema, schemas, acc);
-                    }
+                acc.push(name.to_string());
+                if let Some(schema) = schemas.get(name) {
+                    collect_refs(schema, schemas, acc);
                 }
             }
             map.values().for_each(|v| collect_refs(v, schemas, acc));
@@ -225,13 +224,13 @@ fn collect_refs(value: &Value, schemas: &Map<String, Value>, acc: &mut Vec<Strin
 fn shorten_refs(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get_mut("$ref") {
-                if let Some(name) = r.strip_prefix("#/components/schemas/") {
-                    *r = format!(
-                        "#/components/schemas/{}",
-                        name.rsplit('.').next().unwrap_or(name)
-                    );
-                }
+            if let Some(Value::String(r)) = map.get_mut("$ref")
+                && let Some(name) = r.strip_prefix("#/components/schemas/")
+            {
+                *r = format!(
+                    "#/components/schemas/{}",
+                    name.rsplit('.').next().unwrap_or(name)
+                );
             }
             map.values_mut().for_each(shorten_refs);
         }

@@ -650,13 +650,14 @@ fn mittwald(raw: Raw, p: &mut Problems) -> Option<Mittwald> {
     let project_id = p
         .required("BERTH_PROJECT_ID", raw.project_id)
         .map(|s| s.trim().to_string());
-    if let Some(id) = &project_id {
-        if !is_uuid(id) && !is_short_id(id, "p-") {
-            p.invalid(
-                "BERTH_PROJECT_ID",
-                format!("{id:?} is neither a project UUID nor a short id like p-abc123"),
-            );
-        }
+    if let Some(id) = &project_id
+        && !is_uuid(id)
+        && !is_short_id(id, "p-")
+    {
+        p.invalid(
+            "BERTH_PROJECT_ID",
+            format!("{id:?} is neither a project UUID nor a short id like p-abc123"),
+        );
     }
 
     let app = p.required("BERTH_APP", raw.app).map(|a| {
@@ -721,18 +722,17 @@ fn mittwald(raw: Raw, p: &mut Problems) -> Option<Mittwald> {
     });
 
     let installation_path = raw.installation_path.map(|s| s.trim().to_string());
-    if let Some(path) = &installation_path {
-        if Path::new(path)
+    if let Some(path) = &installation_path
+        && Path::new(path)
             .components()
             .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            p.invalid(
-                "BERTH_INSTALLATION_PATH",
-                format!(
-                    "{path:?} must not contain `..`; give a path inside the project's web directory"
-                ),
-            );
-        }
+    {
+        p.invalid(
+            "BERTH_INSTALLATION_PATH",
+            format!(
+                "{path:?} must not contain `..`; give a path inside the project's web directory"
+            ),
+        );
     }
 
     Some(Mittwald {

@@ -75,7 +75,13 @@ fn help() -> String {
     for input in INPUTS {
         if input.group != group {
             group = input.group;
-            text.push_str(&format!("\n  {group}:\n"));
+            let note = match group {
+                "cloudfoundry" => {
+                    " (not supported by this version yet: BERTH_PROVIDER=mittwald only)"
+                }
+                _ => "",
+            };
+            text.push_str(&format!("\n  {group}{note}:\n"));
         }
         text.push_str(&format!(
             "    {:<32} {}\n    {:<32} default: {}\n",

@@ -334,31 +334,31 @@ impl Job<'_> {
         let mut what = Vec::new();
 
         let desired = existing.app_version.as_ref().map(|v| v.desired.as_str());
-        if let Some(wanted) = &self.target.version {
-            if desired != Some(version.id.as_str()) {
-                let installed = desired.and_then(|d| versions.iter().find(|v| v.id == d));
-                let floating = matches!(wanted, VersionRef::Recommended | VersionRef::Latest);
-                let newer_installed = installed.is_some_and(|i| {
-                    compare_versions(&i.external_version, &version.external_version).is_gt()
-                });
-                if floating && newer_installed {
-                    // `recommended` must not downgrade what an update policy already upgraded.
-                    ci::info(format_args!(
-                        "keeping version {} (newer than the {wanted} {})",
-                        installed.map_or("?", |i| i.external_version.as_str()),
-                        version.external_version
-                    ));
-                } else {
-                    body.app_version_id = Some(version.id.clone());
-                    what.push(format!(
-                        "version {} -> {}",
-                        installed.map_or_else(
-                            || desired.unwrap_or("?").to_string(),
-                            |i| i.external_version.clone()
-                        ),
-                        version.external_version
-                    ));
-                }
+        if let Some(wanted) = &self.target.version
+            && desired != Some(version.id.as_str())
+        {
+            let installed = desired.and_then(|d| versions.iter().find(|v| v.id == d));
+            let floating = matches!(wanted, VersionRef::Recommended | VersionRef::Latest);
+            let newer_installed = installed.is_some_and(|i| {
+                compare_versions(&i.external_version, &version.external_version).is_gt()
+            });
+            if floating && newer_installed {
+                // `recommended` must not downgrade what an update policy already upgraded.
+                ci::info(format_args!(
+                    "keeping version {} (newer than the {wanted} {})",
+                    installed.map_or("?", |i| i.external_version.as_str()),
+                    version.external_version
+                ));
+            } else {
+                body.app_version_id = Some(version.id.clone());
+                what.push(format!(
+                    "version {} -> {}",
+                    installed.map_or_else(
+                        || desired.unwrap_or("?").to_string(),
+                        |i| i.external_version.clone()
+                    ),
+                    version.external_version
+                ));
             }
         }
 
@@ -391,11 +391,11 @@ impl Job<'_> {
             body.user_inputs = inputs;
         }
 
-        if let Some(policy) = &self.target.update_policy {
-            if existing.update_policy.as_ref().map(|p| p.0.as_str()) != Some(policy.as_str()) {
-                body.update_policy = Some(AppUpdatePolicy(policy.clone()));
-                what.push(format!("update policy -> {policy}"));
-            }
+        if let Some(policy) = &self.target.update_policy
+            && existing.update_policy.as_ref().map(|p| p.0.as_str()) != Some(policy.as_str())
+        {
+            body.update_policy = Some(AppUpdatePolicy(policy.clone()));
+            what.push(format!("update policy -> {policy}"));
         }
         (!what.is_empty()).then_some(Changes { body, what })
     }

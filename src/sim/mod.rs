@@ -164,6 +164,14 @@ pub struct SimHandle {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
 impl SimHandle {
     /// Base URL, `http://127.0.0.1:PORT` (no trailing slash).
     pub fn url(&self) -> String {
@@ -550,7 +558,8 @@ fn platform(shared: &Shared, request: &Request, too_large: bool) -> Reply {
     let limit = state.options.rate_limit;
     let window = state.options.rate_window;
     let verdict = state.rate.admit(limit, window, now);
-    let reply = if let Some(fault) = state.take_fault(request) {
+    // Faults come first: a test that injects one wants exactly that answer.
+    let mut reply = if let Some(fault) = state.take_fault(request) {
         match fault.body {
             Some(body) => Reply::raw(fault.status, body),
             None => platform_error(request, fault.status),
@@ -562,7 +571,6 @@ fn platform(shared: &Shared, request: &Request, too_large: bool) -> Reply {
     } else {
         dispatch(&mut state, request, now)
     };
-    let mut reply = reply;
     for (name, value) in verdict.headers {
         reply = reply.with_header(name, value);
     }
