@@ -98,7 +98,7 @@ impl Job<'_> {
                     .into()),
                     OnExisting::Reuse => {
                         ci::info(format_args!("reusing installation {name} as it is (BERTH_ON_EXISTING=reuse)"));
-                        self.finish(&existing, None, &versions).await
+                        self.finish(&existing, &versions).await
                     }
                     OnExisting::Update => self.update(existing, &version, &versions).await,
                 }
@@ -231,15 +231,12 @@ impl Job<'_> {
         };
         let etag = etag(response.headers());
         let id = response.into_inner().id;
-        let written = Instant::now();
         self.progress.update(|o| {
             o.id = Some(id.clone());
             o.created = true;
         });
         ci::info(format_args!("created installation {id}"));
-        let installation = self.read(&id, etag.as_deref(), Some(written)).await?;
-        self.record(&installation, std::slice::from_ref(version));
-        self.finish(&installation, etag, std::slice::from_ref(version))
+        self.after_write(&id, etag.as_deref(), std::slice::from_ref(version))
             .await
     }
 
@@ -254,7 +251,7 @@ impl Job<'_> {
             ci::info(format_args!(
                 "installation {name} already has the given settings"
             ));
-            return self.finish(&existing, None, versions).await;
+            return self.finish(&existing, versions).await;
         };
         if self.common.dry_run {
             plan(
@@ -279,17 +276,31 @@ impl Job<'_> {
             changes.what.join(", ")
         ));
         let etag = self.patch(&existing.id, changes.body).await?;
-        let written = Instant::now();
-        self.progress.update(|o| {
-            o.app_version_id = Some(version.id.clone());
-            o.app_version = Some(version.external_version.clone());
-            o.status = Status::Pending;
-        });
-        let installation = self
-            .read(&existing.id, etag.as_deref(), Some(written))
-            .await?;
+        self.progress.update(|o| o.status = Status::Pending);
+        self.after_write(&existing.id, etag.as_deref(), versions)
+            .await
+    }
+
+    /// After our own write: wait until ready, or (not waiting) read once for the outputs. The
+    /// event tag makes the first read see the write.
+    async fn after_write(
+        &self,
+        id: &str,
+        etag: Option<&str>,
+        versions: &[AppVersion],
+    ) -> Result<(), Failure> {
+        let written = Some(Instant::now());
+        if self.common.wait {
+            self.wait_ready(id, etag, written, versions).await?;
+            self.progress.update(|o| o.status = Status::Ready);
+            return Ok(());
+        }
+        let installation = self.read(id, etag, written).await?;
         self.record(&installation, versions);
-        self.finish(&installation, etag, versions).await
+        if is_ready(&installation) {
+            self.progress.update(|o| o.status = Status::Ready);
+        }
+        Ok(())
     }
 
     /// PATCH, waiting out "expected phase APP_PHASE_READY" (the installation became busy
@@ -404,7 +415,6 @@ impl Job<'_> {
     async fn finish(
         &self,
         installation: &AppInstallation,
-        etag: Option<String>,
         versions: &[AppVersion],
     ) -> Result<(), Failure> {
         if is_ready(installation) {
@@ -414,7 +424,7 @@ impl Job<'_> {
         if !self.common.wait {
             return Ok(());
         }
-        self.wait_ready(&installation.id, etag.as_deref(), None, versions)
+        self.wait_ready(&installation.id, None, None, versions)
             .await?;
         self.progress.update(|o| o.status = Status::Ready);
         Ok(())
