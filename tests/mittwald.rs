@@ -486,3 +486,90 @@ fn a_platform_error_reaches_the_user_in_one_line() {
     assert!(run.stderr.contains("HTTP 500"), "{}", run.stderr);
     assert_eq!(run.out("status"), "failed");
 }
+
+#[test]
+fn a_busy_installation_is_waited_for_before_it_is_patched() {
+    let sim = sim(800);
+    sim.seed_installation(SeedInstallation {
+        project_id: PROJECT.into(),
+        app_id: NODE_APP_ID.into(),
+        app_version_id: NODE_VERSION_1_0_0_ID.into(),
+        description: "busy".into(),
+        phase: Some("installing".into()),
+        ..SeedInstallation::default()
+    });
+    let mut env = mittwald_env(&sim, "busy");
+    set(&mut env, "BERTH_ENTRYPOINT", "node busy.js");
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("waiting until it is ready to change it"),
+        "{}",
+        run.stderr
+    );
+    let requests = sim.requests();
+    let writes = writes(&requests);
+    assert_eq!(
+        writes.len(),
+        1,
+        "one PATCH, sent once the installation was ready: {writes:?}"
+    );
+    assert_eq!(writes[0].method, "PATCH");
+    assert_eq!(
+        sim.installations()[0]["userInputs"][0]["value"],
+        "node busy.js"
+    );
+    assert_eq!(run.out("status"), "ready");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_while_waiting_exits_143_with_the_id_in_the_outputs() {
+    use std::{
+        process::Stdio,
+        time::{Duration, Instant},
+    };
+    let sim = sim(60_000);
+    let dir = tempfile::tempdir().unwrap();
+    let github_output = dir.path().join("github_output");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .env_clear()
+        .envs(mittwald_env(&sim, "interrupted"))
+        .env("GITHUB_OUTPUT", &github_output)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !sim.requests().iter().any(|r| r.method == "POST") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "berth never installed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(2),
+        "took {:?} to stop",
+        stopped.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(143));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let id = sim.installations()[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(json["id"], id.as_str());
+    assert_eq!(json["status"], "pending");
+    assert!(
+        std::fs::read_to_string(github_output)
+            .unwrap()
+            .contains(&format!("installation-id={id}\n"))
+    );
+}
