@@ -533,7 +533,7 @@ fn sigterm_while_waiting_exits_143_with_the_id_in_the_outputs() {
     let sim = sim(60_000);
     let dir = tempfile::tempdir().unwrap();
     let github_output = dir.path().join("github_output");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
         .env_clear()
         .envs(mittwald_env(&sim, "interrupted"))
         .env("GITHUB_OUTPUT", &github_output)
