@@ -17,6 +17,8 @@ use serde_json::{Map, Value, json};
 use std::{env, fs, path::Path};
 
 const MITTWALD_SPEC: &str = "spec/mittwald-v2.json";
+/// Hand-written (Cloud Controller v2 has no official OpenAPI document); generated as it is.
+const CLOUDFOUNDRY_SPEC: &str = "spec/cloudfoundry-v2.json";
 
 /// The operations berth calls, by operationId.
 const MITTWALD_OPERATIONS: &[&str] = &[
@@ -57,18 +59,31 @@ const HTTP_METHODS: &[&str] = &[
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={MITTWALD_SPEC}");
+    println!("cargo:rerun-if-changed={CLOUDFOUNDRY_SPEC}");
     let out_dir = env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    if let Err(e) = generate(MITTWALD_SPEC, &Path::new(&out_dir).join("mittwald.rs")) {
-        panic!("generating the client from {MITTWALD_SPEC}: {e}");
+    let specs: [(&str, &str, Prepare); 2] = [
+        (MITTWALD_SPEC, "mittwald.rs", derive_subset),
+        (
+            CLOUDFOUNDRY_SPEC,
+            "cloudfoundry.rs",
+            |spec| Ok(spec.clone()),
+        ),
+    ];
+    for (spec, file, prepare) in specs {
+        if let Err(e) = generate(spec, prepare, &Path::new(&out_dir).join(file)) {
+            panic!("generating the client from {spec}: {e}");
+        }
     }
 }
 
-fn generate(spec_path: &str, out: &Path) -> Result<(), String> {
+/// Turns the spec file into the document progenitor generates from.
+type Prepare = fn(&Value) -> Result<Value, String>;
+
+fn generate(spec_path: &str, prepare: Prepare, out: &Path) -> Result<(), String> {
     let text = fs::read_to_string(spec_path).map_err(|e| format!("reading: {e}"))?;
     let full: Value = serde_json::from_str(&text).map_err(|e| format!("parsing JSON: {e}"))?;
-    let subset = derive_subset(&full)?;
-    let api: openapiv3::OpenAPI =
-        serde_json::from_value(subset).map_err(|e| format!("not an OpenAPI 3.0 document: {e}"))?;
+    let api: openapiv3::OpenAPI = serde_json::from_value(prepare(&full)?)
+        .map_err(|e| format!("not an OpenAPI 3.0 document: {e}"))?;
     let mut settings = progenitor::GenerationSettings::default();
     settings.with_interface(progenitor::InterfaceStyle::Builder);
     let mut generator = progenitor::Generator::new(&settings);

@@ -16,3 +16,12 @@ pub fn warn(message: impl Display) {
 pub fn error(message: impl Display) {
     eprintln!("berth: error: {message}");
 }
+
+/// Tells GitHub Actions to hide a secret that berth obtained itself (a UAA token) from every
+/// log line of the job. The runner reads workflow commands from stderr too, and drops the
+/// command line itself from the log; elsewhere nothing is printed.
+pub fn mask(secret: &crate::config::Secret) {
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        eprintln!("::add-mask::{}", secret.expose());
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod ci;
+pub mod cloudfoundry;
 pub mod config;
 pub mod http;
 pub mod mittwald;
@@ -54,5 +55,6 @@ impl From<wait::WaitError> for Failure {
 pub async fn run(config: &Config, progress: &Progress) -> Result<(), Failure> {
     match &config.target {
         Target::Mittwald(target) => mittwald::run(&config.common, target, progress).await,
+        Target::CloudFoundry(target) => cloudfoundry::run(&config.common, target, progress).await,
     }
 }

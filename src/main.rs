@@ -67,7 +67,7 @@ fn help() -> String {
          {USAGE}\n\n\
          berth           read the inputs below from the environment, do the job, print one JSON line of outputs\n\
          berth demo      run the job against the built-in simulator\n\
-         berth sim       serve the simulator (mittwald v2) until stopped; --listen ADDR (default 127.0.0.1:8080)\n\n\
+         berth sim       serve the simulator (mittwald v2, Cloud Foundry v2 + UAA) until stopped; --listen ADDR (default 127.0.0.1:8080)\n\n\
          Inputs (environment variables; an empty value counts as not set):\n",
         env!("CARGO_PKG_VERSION")
     );
@@ -75,13 +75,7 @@ fn help() -> String {
     for input in INPUTS {
         if input.group != group {
             group = input.group;
-            let note = match group {
-                "cloudfoundry" => {
-                    " (not supported by this version yet: BERTH_PROVIDER=mittwald only)"
-                }
-                _ => "",
-            };
-            text.push_str(&format!("\n  {group}{note}:\n"));
+            text.push_str(&format!("\n  {group}:\n"));
         }
         text.push_str(&format!(
             "    {:<32} {}\n    {:<32} default: {}\n",

@@ -55,6 +55,12 @@ pub struct Outputs {
     pub app_version: Option<String>,
     /// mittwald: the last phase seen.
     pub phase: Option<String>,
+    /// Cloud Foundry: the app's name.
+    pub app_name: Option<String>,
+    /// Cloud Foundry: the last `state` seen (`STARTED`, `STOPPED`).
+    pub state: Option<String>,
+    /// Cloud Foundry: the last `package_state` seen (`PENDING`, `STAGED`, `FAILED`).
+    pub package_state: Option<String>,
     /// Set when this was a dry run: nothing was changed.
     pub dry_run: bool,
     /// The error, when the run failed.
@@ -71,9 +77,14 @@ impl Outputs {
             }
         };
         opt("id", &self.id);
-        if self.provider == "mittwald" {
-            opt("installation_id", &self.id);
+        match self.provider.as_str() {
+            "mittwald" => opt("installation_id", &self.id),
+            "cloudfoundry" => opt("app_guid", &self.id),
+            _ => {}
         }
+        opt("app_name", &self.app_name);
+        opt("state", &self.state);
+        opt("package_state", &self.package_state);
         opt("short_id", &self.short_id);
         opt("installation_path", &self.installation_path);
         opt("app_version_id", &self.app_version_id);

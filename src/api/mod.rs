@@ -1,6 +1,7 @@
 //! The generated API clients, and turning their errors into one clear line for the user.
 //! Only this module touches the generated code's modules.
 
+pub mod cloudfoundry;
 pub mod mittwald;
 
 use std::fmt;

@@ -13,6 +13,9 @@ use std::{
 };
 use thiserror::Error;
 
+mod cloudfoundry;
+pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundry};
+
 /// Node.js's app id on mittwald.
 pub const MITTWALD_NODE_APP_ID: &str = "3e7f920b-a711-4d2f-9871-661e1b41a2f0";
 /// Python's app id on mittwald.
@@ -249,6 +252,8 @@ pub struct UserInput {
 pub enum Target {
     /// Install on mittwald.
     Mittwald(Mittwald),
+    /// Create on Cloud Foundry.
+    CloudFoundry(Box<CloudFoundry>),
 }
 
 /// The whole, validated configuration of one run.
@@ -269,6 +274,7 @@ impl Config {
     pub fn provider(&self) -> Provider {
         match self.target {
             Target::Mittwald(_) => Provider::Mittwald,
+            Target::CloudFoundry(_) => Provider::CloudFoundry,
         }
     }
 }
@@ -358,6 +364,28 @@ struct Raw {
     user_inputs: Option<String>,
     update_policy: Option<String>,
     installation_path: Option<String>,
+    cf_username: Option<String>,
+    cf_password: Option<String>,
+    cf_client_id: Option<String>,
+    cf_client_secret: Option<String>,
+    space_guid: Option<String>,
+    name: Option<String>,
+    memory: Option<String>,
+    instances: Option<String>,
+    disk_quota: Option<String>,
+    stack_guid: Option<String>,
+    state: Option<String>,
+    command: Option<String>,
+    buildpack: Option<String>,
+    health_check_type: Option<String>,
+    health_check_timeout: Option<String>,
+    docker_image: Option<String>,
+    environment: Option<String>,
+    diego: Option<String>,
+    enable_ssh: Option<String>,
+    console: Option<String>,
+    debug: Option<String>,
+    path: Option<String>,
 }
 
 /// Collects problems while the config is read.
@@ -483,11 +511,8 @@ impl Config {
                 mittwald(raw, &mut p).map(Target::Mittwald)
             }
             Some(Provider::CloudFoundry) => {
-                p.invalid(
-                    "BERTH_PROVIDER",
-                    "cloudfoundry is not supported by this version of berth yet (accepted: mittwald)",
-                );
-                None
+                warnings.extend(other_provider_variables(&vars, "mittwald", "cloudfoundry"));
+                cloudfoundry::parse(raw, &vars, &mut p).map(|c| Target::CloudFoundry(Box::new(c)))
             }
             None => None,
         };
@@ -850,7 +875,9 @@ mod tests {
         assert!(c.common.wait);
         assert_eq!(c.common.wait_timeout, Duration::from_secs(600));
         assert_eq!(c.common.on_existing, OnExisting::Update);
-        let Target::Mittwald(m) = c.target;
+        let Target::Mittwald(m) = c.target else {
+            panic!("not mittwald")
+        };
         assert_eq!(m.app, AppRef::Id(MITTWALD_NODE_APP_ID.into()));
         assert_eq!(m.version, None);
         assert_eq!(m.update_policy, None);
@@ -891,7 +918,9 @@ mod tests {
         let mut v = vars(BASE);
         v.push(("BERTH_ENTRYPOINT".into(), "node server.js".into()));
         v.push(("BERTH_USER_INPUTS".into(), "a=1;b = two words".into()));
-        let Target::Mittwald(m) = Config::from_vars(v).unwrap().target;
+        let Target::Mittwald(m) = Config::from_vars(v).unwrap().target else {
+            panic!("not mittwald")
+        };
         let got: Vec<_> = m
             .user_inputs
             .iter()

@@ -1,0 +1,530 @@
+//! Cloud Foundry (Cloud Controller v2): log in, find the app by name in the space, then create
+//! it, bring it to the given settings, or leave it; upload its bits; start it and wait until one
+//! instance runs.
+
+mod auth;
+mod bits;
+
+use crate::{
+    Failure,
+    api::{
+        ApiError,
+        cloudfoundry::{
+            Client,
+            types::{AppCreate, AppEntity, AppResource, AppUpdate},
+        },
+    },
+    ci,
+    config::{AppSettings, CloudFoundry, Common, OnExisting, Secret},
+    http,
+    outputs::{Progress, Status},
+    wait::{self, Poll},
+};
+use anyhow::{Context, anyhow};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How the Cloud Controller says "v2 is switched off" on its routes.
+const V2_DISABLED_TEXT: &str = "V2 endpoints disabled";
+
+/// Runs the Cloud Foundry job; what it learns goes into `progress` as it goes.
+pub async fn run(
+    common: &Common,
+    target: &CloudFoundry,
+    progress: &Progress,
+) -> Result<(), Failure> {
+    let deadline = Instant::now() + common.wait_timeout;
+    progress.update(|o| o.app_name = Some(target.name.clone()));
+    // Logging in needs no token; everything after it does.
+    let plain = http::client(common, None)?;
+    let endpoint =
+        auth::token_endpoint(&Client::new_with_client(&common.api_url, plain.clone())).await?;
+    let token = auth::token(&plain, &target.auth, endpoint.as_deref()).await?;
+    let bearer = Secret::new(format!("bearer {}", token.expose()));
+    let http = http::client(common, Some(("authorization", &bearer)))?;
+    let client = Client::new_with_client(&common.api_url, http.clone());
+    let job = Job {
+        client,
+        http,
+        common,
+        target,
+        progress,
+        deadline,
+    };
+    job.run().await
+}
+
+struct Job<'a> {
+    client: Client,
+    http: reqwest::Client,
+    common: &'a Common,
+    target: &'a CloudFoundry,
+    progress: &'a Progress,
+    deadline: Instant,
+}
+
+impl Job<'_> {
+    async fn run(&self) -> Result<(), Failure> {
+        let existing = self.find().await?;
+        let (app, created) = match existing {
+            Some(app) => (app, false),
+            None => match self.create().await? {
+                Created::New(app) => (app, true),
+                Created::Raced(app) => (app, false),
+                Created::Planned => return Ok(()),
+            },
+        };
+        self.record(&app);
+        let guid = app.metadata.guid.clone();
+        let mut entity = app.entity;
+        if !created {
+            match self.common.on_existing {
+                OnExisting::Fail => {
+                    return Err(anyhow!(
+                        "app {:?} ({guid}) exists already in space {} and BERTH_ON_EXISTING is fail",
+                        self.target.name,
+                        self.target.space_guid
+                    )
+                    .into());
+                }
+                OnExisting::Reuse => {
+                    ci::info(format_args!(
+                        "reusing app {:?} ({guid}) as it is (BERTH_ON_EXISTING=reuse)",
+                        self.target.name
+                    ));
+                    return self.finish(&guid, &entity).await;
+                }
+                OnExisting::Update => {
+                    if let Some(updated) = self.update(&guid, &entity).await? {
+                        entity = updated;
+                    }
+                }
+            }
+        }
+        let mut start = self.target.state.as_deref() == Some("STARTED");
+        if self.common.dry_run {
+            self.progress.update(|o| o.dry_run = true);
+            if let Some(path) = &self.target.path {
+                plan(
+                    "PUT",
+                    &format!("/v2/apps/{guid}/bits?async=true"),
+                    &format!("the bits of {}", path.display()),
+                );
+            }
+            if start && entity.state.as_deref() != Some("STARTED") {
+                plan("PUT", &format!("/v2/apps/{guid}"), &state("STARTED"));
+            }
+            return Ok(());
+        }
+        if let Some(path) = &self.target.path {
+            if entity.state.as_deref() == Some("STARTED") {
+                // New bits are staged on the next start, as `cf push` does: stop, upload, start.
+                // An app that ran before runs again, unless BERTH_STATE says otherwise.
+                entity = self
+                    .put(&guid, state("STOPPED"), "stopping it to upload new bits")
+                    .await?;
+                start |= self.target.state.is_none();
+            }
+            self.upload(&guid, path).await?;
+        }
+        if start && entity.state.as_deref() != Some("STARTED") {
+            ci::info(format_args!("starting app {:?}", self.target.name));
+            entity = self.put(&guid, state("STARTED"), "starting it").await?;
+        }
+        self.finish(&guid, &entity).await
+    }
+
+    async fn find(&self) -> Result<Option<AppResource>, Failure> {
+        let q = vec![
+            format!("name:{}", self.target.name),
+            format!("space_guid:{}", self.target.space_guid),
+        ];
+        let page = call(self.client.list_apps().q(q).send())
+            .await
+            .with_context(|| {
+                format!(
+                    "looking for app {:?} in space {}",
+                    self.target.name, self.target.space_guid
+                )
+            })?;
+        Ok(page
+            .resources
+            .into_iter()
+            .find(|a| a.entity.name.as_deref() == Some(self.target.name.as_str())))
+    }
+
+    async fn create(&self) -> Result<Created, Failure> {
+        let s = &self.target.settings;
+        let body = AppCreate {
+            name: self.target.name.clone(),
+            space_guid: self.target.space_guid.clone(),
+            memory: s.memory,
+            instances: s.instances,
+            disk_quota: s.disk_quota,
+            stack_guid: s.stack_guid.clone(),
+            // Created stopped: bits go up and the start comes after.
+            state: Some("STOPPED".into()),
+            command: s.command.clone(),
+            buildpack: s.buildpack.clone(),
+            health_check_type: s.health_check_type.clone(),
+            health_check_timeout: s.health_check_timeout,
+            health_check_http_endpoint: None,
+            diego: s.diego,
+            docker_image: s.docker_image.clone(),
+            docker_credentials: None,
+            environment_json: s.environment.clone(),
+            enable_ssh: s.enable_ssh,
+            console: s.console,
+            debug: debug(s),
+            production: None,
+            ports: None,
+        };
+        if self.common.dry_run {
+            plan("POST", "/v2/apps", &body);
+            self.progress.update(|o| o.dry_run = true);
+            if self.target.path.is_some() {
+                plan("PUT", "/v2/apps/{new guid}/bits?async=true", &"the bits");
+            }
+            if self.target.state.as_deref() == Some("STARTED") {
+                plan(
+                    "PUT",
+                    "/v2/apps/{new guid}",
+                    &serde_json::json!({"state": "STARTED"}),
+                );
+            }
+            return Ok(Created::Planned);
+        }
+        ci::info(format_args!(
+            "creating app {:?} in space {}",
+            self.target.name, self.target.space_guid
+        ));
+        match call(self.client.create_app().body(body).send()).await {
+            Ok(app) => {
+                self.progress.update(|o| {
+                    o.id = Some(app.metadata.guid.clone());
+                    o.created = true;
+                });
+                ci::info(format_args!("created app {}", app.metadata.guid));
+                Ok(Created::New(app))
+            }
+            // Another run created it between our look and our create: continue with that one.
+            Err(e) if e.kind.as_deref() == Some("CF-AppNameTaken") => {
+                ci::info("the name was taken meanwhile; continuing with the existing app");
+                match self.find().await? {
+                    Some(app) => Ok(Created::Raced(app)),
+                    None => Err(anyhow::Error::new(e).context("creating the app").into()),
+                }
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!(
+                    "creating app {:?} in space {}",
+                    self.target.name, self.target.space_guid
+                ))
+                .into()),
+        }
+    }
+
+    /// PUTs the given settings that differ, and the state when given and different (a start
+    /// comes later, after any upload). Answers the new entity, or `None` when nothing differs.
+    async fn update(&self, guid: &str, entity: &AppEntity) -> Result<Option<AppEntity>, Failure> {
+        let (body, what) = changes(&self.target.settings, entity);
+        let stop = self.target.state.as_deref() == Some("STOPPED")
+            && entity.state.as_deref() != Some("STOPPED");
+        let mut body = body;
+        let mut what = what;
+        if stop {
+            body.state = Some("STOPPED".into());
+            what.push("state -> STOPPED".into());
+        }
+        if what.is_empty() {
+            ci::info(format_args!(
+                "app {:?} already has the given settings",
+                self.target.name
+            ));
+            return Ok(None);
+        }
+        if self.common.dry_run {
+            plan("PUT", &format!("/v2/apps/{guid}"), &body);
+            return Ok(None);
+        }
+        ci::info(format_args!(
+            "updating app {:?}: {}",
+            self.target.name,
+            what.join(", ")
+        ));
+        Ok(Some(self.put(guid, body, "updating it").await?))
+    }
+
+    async fn put(&self, guid: &str, body: AppUpdate, why: &str) -> Result<AppEntity, Failure> {
+        let app = call(self.client.update_app().guid(guid).body(body).send())
+            .await
+            .with_context(|| format!("app {:?} ({guid}): {why}", self.target.name))?;
+        self.record(&app);
+        Ok(app.entity)
+    }
+
+    async fn upload(&self, guid: &str, path: &std::path::Path) -> Result<(), Failure> {
+        let zip = bits::archive(path)
+            .with_context(|| format!("packing BERTH_PATH {}", path.display()))?;
+        ci::info(format_args!(
+            "uploading {} ({} KiB)",
+            path.display(),
+            zip.len().div_ceil(1024)
+        ));
+        let context = || format!("uploading the bits of app {:?}", self.target.name);
+        let job = bits::upload(&self.http, &self.common.api_url, guid, zip)
+            .await
+            .with_context(context)?;
+        if job.status == "finished" {
+            return Ok(());
+        }
+        let what = format!("upload job {}", job.guid);
+        wait::until(&what, self.deadline, || async {
+            let job = call(self.client.get_job().guid(&job.guid).send())
+                .await
+                .with_context(|| format!("reading upload job {}", job.guid))?;
+            match job.entity.status.as_deref().unwrap_or("unknown") {
+                "finished" => Ok(Poll::Ready(())),
+                "failed" => {
+                    let details = job.entity.error_details.map_or_else(
+                        || job.entity.error.clone().unwrap_or_default(),
+                        |d| {
+                            format!(
+                                "{} {}",
+                                d.error_code.unwrap_or_default(),
+                                d.description.unwrap_or_default()
+                            )
+                        },
+                    );
+                    Err(anyhow!("the upload job failed: {}", details.trim()))
+                }
+                other => Ok(Poll::Pending(format!("job {other}"))),
+            }
+        })
+        .await
+        .map_err(Failure::from)
+        .map_err(|f| with_context(f, &context()))
+    }
+
+    /// Waits (when asked) for a started app: staged, then one instance running.
+    async fn finish(&self, guid: &str, entity: &AppEntity) -> Result<(), Failure> {
+        if entity.state.as_deref() != Some("STARTED") {
+            // A stopped app is done once it has the given settings.
+            self.progress.update(|o| o.status = Status::Ready);
+            return Ok(());
+        }
+        if !self.common.wait {
+            return Ok(());
+        }
+        let staging_deadline = self.phase_deadline(self.target.staging_timeout);
+        wait::until(
+            &format!("app {:?} to stage", self.target.name),
+            staging_deadline,
+            || async {
+                let app = call(self.client.get_app().guid(guid).send())
+                    .await
+                    .with_context(|| format!("reading app {guid}"))?;
+                self.record(&app);
+                match app.entity.package_state.as_deref() {
+                    Some("STAGED") => Ok(Poll::Ready(())),
+                    Some("FAILED") => Err(anyhow!(
+                        "staging failed: {}: {}",
+                        app.entity
+                            .staging_failed_reason
+                            .as_deref()
+                            .unwrap_or("no reason given"),
+                        app.entity
+                            .staging_failed_description
+                            .as_deref()
+                            .unwrap_or("no description")
+                    )),
+                    other => Ok(Poll::Pending(format!(
+                        "package {}",
+                        other.unwrap_or("unknown")
+                    ))),
+                }
+            },
+        )
+        .await?;
+
+        let startup_deadline = self.phase_deadline(self.target.startup_timeout);
+        wait::until(
+            &format!("app {:?} to start", self.target.name),
+            startup_deadline,
+            || async {
+                let instances = match call(self.client.get_app_instances().guid(guid).send()).await
+                {
+                    Ok(i) => i,
+                    // Staged, but the instances are not known yet.
+                    Err(e) if e.kind.as_deref() == Some("CF-NotStaged") => {
+                        return Ok(Poll::Pending("not staged yet".into()));
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("reading the instances of app {guid}")));
+                    }
+                };
+                let mut states: Vec<(String, &str, Option<&str>)> = instances
+                    .iter()
+                    .map(|(index, i)| {
+                        (
+                            index.clone(),
+                            i.state.as_deref().unwrap_or("UNKNOWN"),
+                            i.details.as_deref(),
+                        )
+                    })
+                    .collect();
+                states.sort();
+                if states.iter().any(|(_, s, _)| *s == "RUNNING") {
+                    return Ok(Poll::Ready(()));
+                }
+                if let Some((index, state, details)) = states
+                    .iter()
+                    .find(|(_, s, _)| matches!(*s, "CRASHED" | "FLAPPING"))
+                {
+                    return Err(anyhow!(
+                        "instance {index} {}{}",
+                        state.to_ascii_lowercase(),
+                        details.map(|d| format!(": {d}")).unwrap_or_default()
+                    ));
+                }
+                let summary: Vec<String> =
+                    states.iter().map(|(i, s, _)| format!("{i}:{s}")).collect();
+                Ok(Poll::Pending(format!("instances {}", summary.join(" "))))
+            },
+        )
+        .await?;
+        self.progress.update(|o| o.status = Status::Ready);
+        Ok(())
+    }
+
+    /// The cf CLI's per-phase timeout (when configured), never past the run's deadline.
+    fn phase_deadline(&self, phase: Option<Duration>) -> Instant {
+        match phase {
+            Some(timeout) => Instant::now() + timeout,
+            None => self.deadline,
+        }
+    }
+
+    fn record(&self, app: &AppResource) {
+        self.progress.update(|o| {
+            o.id = Some(app.metadata.guid.clone());
+            o.app_name = app.entity.name.clone().or(o.app_name.take());
+            o.state = app.entity.state.clone().or(o.state.take());
+            o.package_state = app.entity.package_state.clone().or(o.package_state.take());
+        });
+    }
+}
+
+enum Created {
+    New(AppResource),
+    Raced(AppResource),
+    Planned,
+}
+
+/// The given settings that differ from the app's.
+fn changes(s: &AppSettings, e: &AppEntity) -> (AppUpdate, Vec<String>) {
+    let mut body = AppUpdate::default();
+    let mut what = Vec::new();
+    macro_rules! diff {
+        ($($field:ident: $given:expr, $current:expr;)*) => {$(
+            if let Some(given) = $given {
+                if Some(&given) != $current.as_ref() {
+                    what.push(format!("{}", stringify!($field)));
+                    body.$field = Some(given);
+                }
+            }
+        )*};
+    }
+    diff! {
+        memory: s.memory, e.memory;
+        instances: s.instances, e.instances;
+        disk_quota: s.disk_quota, e.disk_quota;
+        stack_guid: s.stack_guid.clone(), e.stack_guid;
+        command: s.command.clone(), e.command;
+        buildpack: s.buildpack.clone(), e.buildpack;
+        health_check_type: s.health_check_type.clone(), e.health_check_type;
+        health_check_timeout: s.health_check_timeout, e.health_check_timeout;
+        docker_image: s.docker_image.clone(), e.docker_image;
+        environment_json: s.environment.clone(), e.environment_json;
+        diego: s.diego, e.diego;
+        enable_ssh: s.enable_ssh, e.enable_ssh;
+        console: s.console, e.console;
+        debug: debug(s), e.debug;
+    }
+    (body, what)
+}
+
+/// `debug` is a mode string in the v2 API (deprecated); `BERTH_DEBUG=true` asks for `run`.
+fn debug(s: &AppSettings) -> Option<String> {
+    s.debug.filter(|d| *d).map(|_| "run".to_string())
+}
+
+fn state(state: &str) -> AppUpdate {
+    AppUpdate {
+        state: Some(state.into()),
+        ..AppUpdate::default()
+    }
+}
+
+fn with_context(failure: Failure, context: &str) -> Failure {
+    match failure {
+        Failure::Platform(e) => Failure::Platform(e.context(context.to_string())),
+        other => other,
+    }
+}
+
+/// Prints a request a dry run would have sent.
+fn plan(method: &str, path: &str, body: &impl serde::Serialize) {
+    let body = serde_json::to_string_pretty(body).unwrap_or_default();
+    ci::info(format_args!("dry run: would send {method} {path}\n{body}"));
+}
+
+/// `X-Cf-Warnings`: comma-separated, each URL-encoded.
+pub(crate) fn print_warnings(headers: &reqwest::header::HeaderMap) {
+    for value in headers.get_all("x-cf-warnings") {
+        for warning in value
+            .to_str()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|w| !w.is_empty())
+        {
+            let text = warning.replace('+', " ");
+            ci::warn(format_args!(
+                "Cloud Foundry: {}",
+                percent_encoding::percent_decode_str(&text).decode_utf8_lossy()
+            ));
+        }
+    }
+}
+
+pub(crate) fn is_v2_disabled(e: &ApiError) -> bool {
+    e.status == Some(404) && e.message.contains(V2_DISABLED_TEXT)
+}
+
+pub(crate) fn v2_disabled_error() -> anyhow::Error {
+    anyhow!(
+        "this Cloud Foundry foundation has switched the v2 API off (Cloud Controller 1.201.0 and \
+         later do by default); berth speaks v2 only: ask the operators to enable it, or use a \
+         foundation that offers it"
+    )
+}
+
+/// Sends a request, prints the platform's warnings, and turns a failure into an [`ApiError`].
+async fn call<T>(
+    request: impl Future<
+        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
+    >,
+) -> Result<T, ApiError> {
+    match request.await {
+        Ok(response) => {
+            print_warnings(response.headers());
+            Ok(response.into_inner())
+        }
+        Err(progenitor_client::Error::UnexpectedResponse(response)) => {
+            print_warnings(response.headers());
+            Err(ApiError::from_response(response).await)
+        }
+        Err(e) => Err(ApiError::from_client(e).await),
+    }
+}

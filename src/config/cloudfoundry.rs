@@ -1,0 +1,432 @@
+//! The Cloud Foundry part of the configuration.
+
+use super::{Problems, Raw, Secret, is_uuid, parse_duration};
+use serde_json::{Map, Value};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+/// The longest start command the Cloud Controller takes.
+pub const MAX_COMMAND_LEN: usize = 4096;
+/// The cf CLI's staging timeout when `CF_STAGING_TIMEOUT` is not set.
+pub const CF_STAGING_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The cf CLI's start timeout when `CF_STARTUP_TIMEOUT` is not set.
+pub const CF_STARTUP_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// How berth gets a Cloud Foundry access token; exactly one is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CfAuth {
+    /// `BERTH_API_TOKEN`: an OAuth access token, used as it is.
+    Token(Secret),
+    /// `BERTH_CF_USERNAME` + `BERTH_CF_PASSWORD`: UAA password grant, client `cf`.
+    Password {
+        /// The user.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// `BERTH_CF_CLIENT_ID` + `BERTH_CF_CLIENT_SECRET`: UAA client-credentials grant.
+    Client {
+        /// The client id.
+        id: String,
+        /// The client secret.
+        secret: Secret,
+    },
+}
+
+/// The app's settings as given; `None` means "not given": the platform's default for a new
+/// app, and left as it is on an existing one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppSettings {
+    /// `BERTH_MEMORY`, in MB.
+    pub memory: Option<i64>,
+    /// `BERTH_INSTANCES`.
+    pub instances: Option<i64>,
+    /// `BERTH_DISK_QUOTA`, in MB.
+    pub disk_quota: Option<i64>,
+    /// `BERTH_STACK_GUID`.
+    pub stack_guid: Option<String>,
+    /// `BERTH_COMMAND`.
+    pub command: Option<String>,
+    /// `BERTH_BUILDPACK`.
+    pub buildpack: Option<String>,
+    /// `BERTH_HEALTH_CHECK_TYPE`.
+    pub health_check_type: Option<String>,
+    /// `BERTH_HEALTH_CHECK_TIMEOUT`, in seconds.
+    pub health_check_timeout: Option<i64>,
+    /// `BERTH_DOCKER_IMAGE`.
+    pub docker_image: Option<String>,
+    /// `BERTH_ENVIRONMENT`.
+    pub environment: Option<Map<String, Value>>,
+    /// `BERTH_DIEGO`.
+    pub diego: Option<bool>,
+    /// `BERTH_ENABLE_SSH`.
+    pub enable_ssh: Option<bool>,
+    /// `BERTH_CONSOLE`.
+    pub console: Option<bool>,
+    /// `BERTH_DEBUG`.
+    pub debug: Option<bool>,
+}
+
+/// The Cloud Foundry part of the configuration.
+#[derive(Debug, Clone)]
+pub struct CloudFoundry {
+    /// How to get a token.
+    pub auth: CfAuth,
+    /// `BERTH_SPACE_GUID`.
+    pub space_guid: String,
+    /// `BERTH_NAME`.
+    pub name: String,
+    /// The app's settings.
+    pub settings: AppSettings,
+    /// `BERTH_STATE`: `STARTED` or `STOPPED`; `None`: `STOPPED` for a new app, and an existing
+    /// one keeps its state.
+    pub state: Option<String>,
+    /// `BERTH_PATH`: a directory or .zip to upload as the app's bits.
+    pub path: Option<PathBuf>,
+    /// How long staging may take: `CF_STAGING_TIMEOUT` (minutes) when `BERTH_WAIT_TIMEOUT` is
+    /// not set and it is; `None`: the run's deadline alone.
+    pub staging_timeout: Option<Duration>,
+    /// Likewise `CF_STARTUP_TIMEOUT`, for the instances to start once staged.
+    pub startup_timeout: Option<Duration>,
+}
+
+pub(super) fn parse(
+    raw: Raw,
+    vars: &BTreeMap<String, String>,
+    p: &mut Problems,
+) -> Option<CloudFoundry> {
+    let auth = auth(&raw, p);
+
+    let space_guid = p
+        .required("BERTH_SPACE_GUID", raw.space_guid)
+        .map(|s| s.trim().to_ascii_lowercase());
+    if let Some(guid) = &space_guid
+        && !is_uuid(guid)
+    {
+        p.invalid("BERTH_SPACE_GUID", format!("{guid:?} is not a GUID"));
+    }
+    let name = p
+        .required("BERTH_NAME", raw.name)
+        .map(|n| n.trim().to_string());
+    if name.as_deref().is_some_and(|n| n.contains(['\n', '\r'])) {
+        p.invalid("BERTH_NAME", "must be one line");
+    }
+
+    let settings = AppSettings {
+        memory: raw
+            .memory
+            .as_deref()
+            .and_then(|v| megabytes("BERTH_MEMORY", v, p)),
+        instances: raw
+            .instances
+            .as_deref()
+            .and_then(|v| count("BERTH_INSTANCES", v, p)),
+        disk_quota: raw
+            .disk_quota
+            .as_deref()
+            .and_then(|v| megabytes("BERTH_DISK_QUOTA", v, p)),
+        stack_guid: raw
+            .stack_guid
+            .map(|g| g.trim().to_ascii_lowercase())
+            .inspect(|g| {
+                if !is_uuid(g) {
+                    p.invalid("BERTH_STACK_GUID", format!("{g:?} is not a GUID"));
+                }
+            }),
+        command: raw.command.inspect(|c| {
+            if c.chars().count() > MAX_COMMAND_LEN {
+                p.invalid(
+                    "BERTH_COMMAND",
+                    format!(
+                        "is {} characters long; at most {MAX_COMMAND_LEN}",
+                        c.chars().count()
+                    ),
+                );
+            }
+        }),
+        buildpack: raw.buildpack.map(|b| b.trim().to_string()),
+        health_check_type: raw.health_check_type.and_then(|t| {
+            let t = t.trim().to_ascii_lowercase();
+            if matches!(t.as_str(), "port" | "process" | "http" | "none") {
+                Some(t)
+            } else {
+                p.invalid(
+                    "BERTH_HEALTH_CHECK_TYPE",
+                    format!("{t:?} is not accepted (accepted: port, process, http, none)"),
+                );
+                None
+            }
+        }),
+        health_check_timeout: raw.health_check_timeout.as_deref().and_then(
+            |v| match parse_duration(v).map(|d| d.as_secs()) {
+                Some(secs) if secs > 0 => i64::try_from(secs).ok(),
+                _ => {
+                    p.invalid(
+                        "BERTH_HEALTH_CHECK_TIMEOUT",
+                        format!("{v:?} is not a number of seconds above 0 (e.g. 60, 90s, 2m)"),
+                    );
+                    None
+                }
+            },
+        ),
+        docker_image: raw.docker_image.map(|d| d.trim().to_string()),
+        environment: raw.environment.as_deref().and_then(|v| environment(v, p)),
+        diego: raw
+            .diego
+            .as_deref()
+            .map(|v| p.bool("BERTH_DIEGO", Some(v), false)),
+        enable_ssh: raw
+            .enable_ssh
+            .as_deref()
+            .map(|v| p.bool("BERTH_ENABLE_SSH", Some(v), false)),
+        console: raw
+            .console
+            .as_deref()
+            .map(|v| p.bool("BERTH_CONSOLE", Some(v), false)),
+        debug: raw
+            .debug
+            .as_deref()
+            .map(|v| p.bool("BERTH_DEBUG", Some(v), false)),
+    };
+
+    let state = raw
+        .state
+        .and_then(|s| match s.trim().to_ascii_uppercase().as_str() {
+            state @ ("STARTED" | "STOPPED") => Some(state.to_string()),
+            _ => {
+                p.invalid(
+                    "BERTH_STATE",
+                    format!("{s:?} is not accepted (accepted: STOPPED, STARTED)"),
+                );
+                None
+            }
+        });
+
+    let path = raw.path.map(PathBuf::from).inspect(|path| {
+        let zip = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        if !(path.is_dir() || (zip && path.is_file())) {
+            p.invalid(
+                "BERTH_PATH",
+                format!("{} is neither a directory nor a .zip file", path.display()),
+            );
+        }
+    });
+    if let Some(image) = &settings.docker_image {
+        if path.is_some() {
+            p.invalid(
+                "BERTH_DOCKER_IMAGE",
+                format!("{image:?} and BERTH_PATH exclude each other: a Docker app has no bits to upload"),
+            );
+        }
+        if settings.buildpack.is_some() {
+            p.invalid(
+                "BERTH_DOCKER_IMAGE",
+                "and BERTH_BUILDPACK exclude each other: a Docker app is not built by a buildpack",
+            );
+        }
+    }
+
+    // The cf CLI's variables count only where berth's own deadline is not set.
+    let minutes = |var: &'static str, p: &mut Problems| -> Option<Duration> {
+        let text = vars.get(var)?;
+        match text.trim().parse::<u64>() {
+            Ok(m) if m > 0 => Some(Duration::from_secs(m * 60)),
+            _ => {
+                p.invalid(
+                    var,
+                    format!("{text:?} is not a whole number of minutes above 0"),
+                );
+                None
+            }
+        }
+    };
+    let staging = minutes("CF_STAGING_TIMEOUT", p);
+    let startup = minutes("CF_STARTUP_TIMEOUT", p);
+    let (staging_timeout, startup_timeout) = match (&raw.wait_timeout, staging, startup) {
+        (None, None, None) | (Some(_), _, _) => (None, None),
+        (None, staging, startup) => (
+            Some(staging.unwrap_or(CF_STAGING_TIMEOUT)),
+            Some(startup.unwrap_or(CF_STARTUP_TIMEOUT)),
+        ),
+    };
+
+    Some(CloudFoundry {
+        auth: auth?,
+        space_guid: space_guid?,
+        name: name?,
+        settings,
+        state,
+        path,
+        staging_timeout,
+        startup_timeout,
+    })
+}
+
+fn auth(raw: &Raw, p: &mut Problems) -> Option<CfAuth> {
+    let token = raw
+        .api_token
+        .as_ref()
+        .map(|t| CfAuth::Token(Secret::new(t.trim())));
+    let password = pair(
+        p,
+        ("BERTH_CF_USERNAME", &raw.cf_username),
+        ("BERTH_CF_PASSWORD", &raw.cf_password),
+    )
+    .map(|(username, password)| CfAuth::Password {
+        username,
+        password: Secret::new(password),
+    });
+    let client = pair(
+        p,
+        ("BERTH_CF_CLIENT_ID", &raw.cf_client_id),
+        ("BERTH_CF_CLIENT_SECRET", &raw.cf_client_secret),
+    )
+    .map(|(id, secret)| CfAuth::Client {
+        id,
+        secret: Secret::new(secret),
+    });
+    let given: Vec<CfAuth> = [token, password, client].into_iter().flatten().collect();
+    let partial = raw.cf_username.is_some() != raw.cf_password.is_some()
+        || raw.cf_client_id.is_some() != raw.cf_client_secret.is_some();
+    match given.len() {
+        1 => given.into_iter().next(),
+        0 if partial => None,
+        0 => {
+            p.invalid(
+                "BERTH_API_TOKEN",
+                "Cloud Foundry needs one way to authenticate: BERTH_API_TOKEN, or \
+                 BERTH_CF_USERNAME + BERTH_CF_PASSWORD, or BERTH_CF_CLIENT_ID + BERTH_CF_CLIENT_SECRET",
+            );
+            None
+        }
+        _ => {
+            let names: Vec<&str> = given
+                .iter()
+                .map(|a| match a {
+                    CfAuth::Token(_) => "BERTH_API_TOKEN",
+                    CfAuth::Password { .. } => "BERTH_CF_USERNAME + BERTH_CF_PASSWORD",
+                    CfAuth::Client { .. } => "BERTH_CF_CLIENT_ID + BERTH_CF_CLIENT_SECRET",
+                })
+                .collect();
+            p.invalid(
+                "BERTH_API_TOKEN",
+                format!(
+                    "give exactly one way to authenticate; got {}",
+                    names.join(" and ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Both halves of a credential, or a problem naming the missing one.
+fn pair(
+    p: &mut Problems,
+    (a_var, a): (&'static str, &Option<String>),
+    (b_var, b): (&'static str, &Option<String>),
+) -> Option<(String, String)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((a.trim().to_string(), b.clone())),
+        (Some(_), None) => {
+            p.invalid(b_var, format!("is required with {a_var}"));
+            None
+        }
+        (None, Some(_)) => {
+            p.invalid(a_var, format!("is required with {b_var}"));
+            None
+        }
+        (None, None) => None,
+    }
+}
+
+/// `512`, `512M`, `512MB`, `1G`, `1GB`, `1T` -> megabytes.
+pub fn parse_megabytes(text: &str) -> Option<i64> {
+    let t = text.trim().to_ascii_uppercase();
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    let (number, unit) = t.split_at(digits);
+    let number: i64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "M" | "MB" => 1,
+        "G" | "GB" => 1024,
+        "T" | "TB" => 1024 * 1024,
+        _ => return None,
+    };
+    number.checked_mul(factor).filter(|mb| *mb > 0)
+}
+
+fn megabytes(var: &'static str, text: &str, p: &mut Problems) -> Option<i64> {
+    let mb = parse_megabytes(text);
+    if mb.is_none() {
+        p.invalid(
+            var,
+            format!("{text:?} is not a size above 0 (MB, or with unit: 512M, 1G)"),
+        );
+    }
+    mb
+}
+
+fn count(var: &'static str, text: &str, p: &mut Problems) -> Option<i64> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Some(n),
+        _ => {
+            p.invalid(var, format!("{text:?} is not a whole number of 0 or more"));
+            None
+        }
+    }
+}
+
+/// A JSON object, or `KEY=VALUE` one a line.
+fn environment(text: &str, p: &mut Problems) -> Option<Map<String, Value>> {
+    const VAR: &str = "BERTH_ENVIRONMENT";
+    if text.trim_start().starts_with('{') {
+        return match serde_json::from_str::<Map<String, Value>>(text) {
+            Ok(map) => Some(map),
+            Err(e) => {
+                p.invalid(VAR, format!("is not a valid JSON object: {e}"));
+                None
+            }
+        };
+    }
+    let mut map = Map::new();
+    let mut ok = true;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() && !key.contains(char::is_whitespace) => {
+                map.insert(key.trim().to_string(), Value::from(value));
+            }
+            _ => {
+                // Only the key: a value may be a secret.
+                let key = line.split('=').next().unwrap_or_default();
+                p.invalid(
+                    VAR,
+                    format!("a line starting {key:?} is not KEY=VALUE (or give a JSON object)"),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_megabytes_or_a_unit() {
+        for (text, mb) in [
+            ("512", 512),
+            ("512M", 512),
+            ("512mb", 512),
+            ("1G", 1024),
+            ("2GB", 2048),
+        ] {
+            assert_eq!(parse_megabytes(text), Some(mb), "{text}");
+        }
+        for text in ["", "0", "-1", "1.5G", "12 parsecs", "G"] {
+            assert_eq!(parse_megabytes(text), None, "{text}");
+        }
+    }
+}
