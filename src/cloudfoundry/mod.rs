@@ -15,7 +15,7 @@ use crate::{
         },
     },
     ci,
-    config::{AppSettings, CloudFoundry, Common, OnExisting, Secret},
+    config::{AppSettings, CloudFoundry, Common, ConfigError, ConfigErrors, OnExisting, Secret},
     http,
     outputs::{Progress, Status},
     wait::{self, Poll},
@@ -155,6 +155,20 @@ impl Job<'_> {
 
     async fn create(&self) -> Result<Created, Failure> {
         let s = &self.target.settings;
+        if self.target.state.as_deref() == Some("STARTED")
+            && self.target.path.is_none()
+            && s.docker_image.is_none()
+        {
+            // The platform would refuse the start (CF-AppPackageInvalid) and leave a stopped app behind.
+            return Err(ConfigErrors(vec![ConfigError::Invalid {
+                var: "BERTH_STATE",
+                problem: format!(
+                    "STARTED needs something to run: app {:?} does not exist yet, so give BERTH_PATH (bits to upload) or BERTH_DOCKER_IMAGE",
+                    self.target.name
+                ),
+            }])
+            .into());
+        }
         let body = AppCreate {
             name: self.target.name.clone(),
             space_guid: self.target.space_guid.clone(),

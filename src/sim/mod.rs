@@ -1,17 +1,20 @@
 //! The built-in platform simulator behind `berth sim`, `berth demo` and the tests.
 //!
-//! One HTTP/1 server answers the platform's routes (today: mittwald mStudio API v2, see
-//! [`mittwald`]) and a control API under `/__sim/`. This module owns what every simulated
+//! One HTTP/1 server answers the platforms' routes (mittwald mStudio API v2 at the root, see
+//! [`mittwald`]; Cloud Foundry's Cloud Controller v2 under `/cf` and its UAA under `/uaa`, see
+//! [`cloudfoundry`]) and a control API under `/__sim/`. This module owns what every simulated
 //! platform shares: the server, the request recorder, injected faults, rate limiting and the
 //! control API; each platform lives in its own file and only turns a [`Request`] into a
-//! [`Reply`]. A further platform (Cloud Foundry v2 + UAA) plugs in as a sibling module and one
-//! more arm in `dispatch`.
+//! [`Reply`].
 //!
 //! The simulator shares no code with berth's own provider flows on purpose: a shared
 //! misunderstanding of the platform would otherwise pass every test.
 
+pub mod cloudfoundry;
 pub mod mittwald;
 
+#[cfg(test)]
+mod cf_tests;
 #[cfg(test)]
 mod tests;
 
@@ -61,6 +64,31 @@ pub struct SimOptions {
     pub rate_limit: u32,
     /// Length of one rate-limit window.
     pub rate_window: Duration,
+    /// Cloud Foundry: `(username, password)` pairs UAA's password grant accepts (with the cf CLI's
+    /// client `cf` and its empty secret, or any of `cf_clients`).
+    pub cf_users: Vec<(String, String)>,
+    /// Cloud Foundry: `(client_id, client_secret)` pairs UAA's client-credentials grant accepts.
+    /// [`SimOptions::token`] is accepted as a Cloud Controller bearer token too.
+    pub cf_clients: Vec<(String, String)>,
+    /// Cloud Foundry: how long staging takes once an app is started (`package_state` PENDING,
+    /// then STAGED or FAILED).
+    pub cf_staging_time: Duration,
+    /// Cloud Foundry: how long instances stay STARTING after staging before they are RUNNING
+    /// (or CRASHED).
+    pub cf_startup_time: Duration,
+    /// Cloud Foundry: how long a bits upload job takes (queued for the first half, then
+    /// running, then finished or failed).
+    pub cf_job_time: Duration,
+    /// Cloud Foundry: staging ends FAILED with `staging_failed_reason` `StagingError`.
+    pub cf_staging_fails: bool,
+    /// Cloud Foundry: instances end CRASHED instead of RUNNING.
+    pub cf_crashes: bool,
+    /// Cloud Foundry: v2 is switched off, as by default since CAPI 1.201.0: `/v2/info` answers
+    /// with an empty `api_version`, every other `/v2/*` route 404 "V2 endpoints disabled".
+    pub cf_v2_disabled: bool,
+    /// Cloud Foundry: every Cloud Controller response carries this in `X-Cf-Warnings`
+    /// (form-encoded; each line one warning, comma-separated like the platform does).
+    pub cf_warnings: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -72,6 +100,21 @@ impl Default for SimOptions {
             consistency_delay: Duration::from_secs(1),
             rate_limit: 600,
             rate_window: Duration::from_secs(60),
+            cf_users: vec![(
+                cloudfoundry::DEFAULT_CF_USER.to_owned(),
+                cloudfoundry::DEFAULT_CF_PASSWORD.to_owned(),
+            )],
+            cf_clients: vec![(
+                cloudfoundry::DEFAULT_CF_CLIENT.to_owned(),
+                cloudfoundry::DEFAULT_CF_CLIENT_SECRET.to_owned(),
+            )],
+            cf_staging_time: Duration::from_secs(2),
+            cf_startup_time: Duration::from_secs(1),
+            cf_job_time: Duration::from_millis(300),
+            cf_staging_fails: false,
+            cf_crashes: false,
+            cf_v2_disabled: false,
+            cf_warnings: None,
         }
     }
 }
@@ -178,6 +221,17 @@ impl SimHandle {
         format!("http://{}", self.shared.addr)
     }
 
+    /// The Cloud Foundry API base URL, `http://127.0.0.1:PORT/cf`: what a client targets
+    /// (`GET {cf_url}/v2/info`, `{cf_url}/v2/apps`, ...).
+    pub fn cf_url(&self) -> String {
+        format!("{}{}", self.url(), cloudfoundry::CF_PREFIX)
+    }
+
+    /// The UAA base URL, `http://127.0.0.1:PORT/uaa` (tokens from `{uaa_url}/oauth/token`).
+    pub fn uaa_url(&self) -> String {
+        format!("{}{}", self.url(), cloudfoundry::UAA_PREFIX)
+    }
+
     /// Every platform request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.iter().cloned().collect()
@@ -221,6 +275,12 @@ impl SimHandle {
             .lock()
             .mittwald
             .installation_bodies(Instant::now())
+    }
+
+    /// Current Cloud Foundry apps as `GET /cf/v2/apps/{guid}` would return them, each with an
+    /// extra `_bits`: `{"bytes": n, "files": [...]}` of the last upload, or null.
+    pub fn cf_apps(&self) -> Vec<Value> {
+        self.shared.lock().cloudfoundry.app_bodies(Instant::now())
     }
 }
 
@@ -294,6 +354,15 @@ pub async fn run(listen: SocketAddr, options: SimOptions) -> anyhow::Result<()> 
         handle.url(),
         handle.url()
     );
+    eprintln!(
+        "berth sim: Cloud Foundry API v2 at {} (UAA at {}: user {} / {}, client {} / {}, or bearer {token})",
+        handle.cf_url(),
+        handle.uaa_url(),
+        cloudfoundry::DEFAULT_CF_USER,
+        cloudfoundry::DEFAULT_CF_PASSWORD,
+        cloudfoundry::DEFAULT_CF_CLIENT,
+        cloudfoundry::DEFAULT_CF_CLIENT_SECRET,
+    );
     shutdown_signal().await;
     eprintln!("berth sim: stopped");
     Ok(())
@@ -342,6 +411,7 @@ struct State {
     faults: Vec<Fault>,
     rate: RateWindow,
     mittwald: mittwald::Mittwald,
+    cloudfoundry: cloudfoundry::CloudFoundry,
 }
 
 impl State {
@@ -355,6 +425,7 @@ impl State {
                 used: 0,
             },
             mittwald: mittwald::Mittwald::default(),
+            cloudfoundry: cloudfoundry::CloudFoundry::default(),
         }
     }
 
@@ -569,19 +640,39 @@ fn platform(shared: &Shared, request: &Request, too_large: bool) -> Reply {
     } else if too_large {
         platform_error(request, 413)
     } else {
-        dispatch(&mut state, request, now)
+        dispatch(&mut state, request, now, shared.addr)
     };
     for (name, value) in verdict.headers {
         reply = reply.with_header(name, value);
+    }
+    if cloudfoundry::is_cloud_controller(request) {
+        reply = reply.with_header("x-vcap-request-id", uuid::Uuid::new_v4().to_string());
+        if let Some(warnings) = &state.options.cf_warnings {
+            let encoded = cloudfoundry::encode_warnings(warnings);
+            if !encoded.is_empty() {
+                reply = reply.with_header("x-cf-warnings", encoded);
+            }
+        }
     }
     reply
 }
 
 /// Routes a platform request to the simulated platform that owns its path.
-fn dispatch(state: &mut State, request: &Request, now: Instant) -> Reply {
+fn dispatch(state: &mut State, request: &Request, now: Instant, addr: SocketAddr) -> Reply {
     let State {
-        options, mittwald, ..
+        options,
+        mittwald,
+        cloudfoundry,
+        ..
     } = state;
+    // Discovery documents carry absolute URLs: use the address the client reached us at.
+    let base_url = match request.header("host") {
+        Some(host) if !host.is_empty() => format!("http://{host}"),
+        _ => format!("http://{addr}"),
+    };
+    if let Some(reply) = cloudfoundry.handle(options, request, now, &base_url) {
+        return reply;
+    }
     if let Some(reply) = mittwald.handle(options, request, now) {
         return reply;
     }
@@ -589,8 +680,14 @@ fn dispatch(state: &mut State, request: &Request, now: Instant) -> Reply {
 }
 
 /// The error body the platform owning `request`'s path answers with for `status`.
-fn platform_error(_request: &Request, status: u16) -> Reply {
-    mittwald::error_for_status(status)
+fn platform_error(request: &Request, status: u16) -> Reply {
+    if cloudfoundry::is_cloud_controller(request) {
+        cloudfoundry::cf_error_for_status(status)
+    } else if cloudfoundry::is_uaa(request) {
+        cloudfoundry::uaa_error_for_status(status)
+    } else {
+        mittwald::error_for_status(status)
+    }
 }
 
 fn control(shared: &Shared, request: &Request, too_large: bool) -> Reply {
@@ -647,6 +744,10 @@ fn control(shared: &Shared, request: &Request, too_large: bool) -> Reply {
             let bodies = shared.lock().mittwald.installation_bodies(Instant::now());
             Reply::json(200, &Value::Array(bodies))
         }
+        ("GET", ["cf", "apps"]) => {
+            let bodies = shared.lock().cloudfoundry.app_bodies(Instant::now());
+            Reply::json(200, &Value::Array(bodies))
+        }
         _ => control_error(404, "route not found"),
     }
 }
@@ -668,6 +769,63 @@ struct OptionsPatch {
     consistency_delay_ms: Option<u64>,
     rate_limit: Option<u32>,
     rate_window_ms: Option<u64>,
+    #[serde(default, deserialize_with = "deserialize_credentials")]
+    cf_users: Option<Vec<(String, String)>>,
+    #[serde(default, deserialize_with = "deserialize_credentials")]
+    cf_clients: Option<Vec<(String, String)>>,
+    cf_staging_time_ms: Option<u64>,
+    cf_startup_time_ms: Option<u64>,
+    cf_job_time_ms: Option<u64>,
+    cf_staging_fails: Option<bool>,
+    cf_crashes: Option<bool>,
+    cf_v2_disabled: Option<bool>,
+    /// `null` clears the warnings, so a missing key and `null` differ.
+    #[serde(default, deserialize_with = "deserialize_present")]
+    cf_warnings: Option<Option<String>>,
+}
+
+/// Credentials as `[[name, secret]]`, `[{"username": .., "password": ..}]` or
+/// `[{"client_id": .., "client_secret": ..}]`.
+fn deserialize_credentials<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<(String, String)>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Credential {
+        Pair(String, String),
+        User {
+            username: String,
+            password: String,
+        },
+        Client {
+            client_id: String,
+            client_secret: String,
+        },
+    }
+    let credentials = Vec::<Credential>::deserialize(deserializer)?;
+    Ok(Some(
+        credentials
+            .into_iter()
+            .map(|credential| match credential {
+                Credential::Pair(name, secret)
+                | Credential::User {
+                    username: name,
+                    password: secret,
+                }
+                | Credential::Client {
+                    client_id: name,
+                    client_secret: secret,
+                } => (name, secret),
+            })
+            .collect(),
+    ))
+}
+
+/// Wraps whatever is present (even `null`) in `Some`.
+fn deserialize_present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 impl OptionsPatch {
@@ -690,17 +848,57 @@ impl OptionsPatch {
         if let Some(ms) = self.rate_window_ms {
             options.rate_window = Duration::from_millis(ms);
         }
+        if let Some(users) = self.cf_users {
+            options.cf_users = users;
+        }
+        if let Some(clients) = self.cf_clients {
+            options.cf_clients = clients;
+        }
+        if let Some(ms) = self.cf_staging_time_ms {
+            options.cf_staging_time = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.cf_startup_time_ms {
+            options.cf_startup_time = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.cf_job_time_ms {
+            options.cf_job_time = Duration::from_millis(ms);
+        }
+        if let Some(fails) = self.cf_staging_fails {
+            options.cf_staging_fails = fails;
+        }
+        if let Some(crashes) = self.cf_crashes {
+            options.cf_crashes = crashes;
+        }
+        if let Some(disabled) = self.cf_v2_disabled {
+            options.cf_v2_disabled = disabled;
+        }
+        if let Some(warnings) = self.cf_warnings {
+            options.cf_warnings = warnings;
+        }
     }
 }
 
 fn options_json(options: &SimOptions) -> Value {
-    // The token is left out: the control API needs none, so it must not hand one out either.
+    // The token and the Cloud Foundry secrets are left out: the control API needs none, so it
+    // must not hand them out either.
+    let names = |pairs: &[(String, String)]| -> Vec<String> {
+        pairs.iter().map(|(name, _)| name.clone()).collect()
+    };
     json!({
         "time_to_ready_ms": options.time_to_ready.as_millis() as u64,
         "phases": options.phases,
         "consistency_delay_ms": options.consistency_delay.as_millis() as u64,
         "rate_limit": options.rate_limit,
         "rate_window_ms": options.rate_window.as_millis() as u64,
+        "cf_users": names(&options.cf_users),
+        "cf_clients": names(&options.cf_clients),
+        "cf_staging_time_ms": options.cf_staging_time.as_millis() as u64,
+        "cf_startup_time_ms": options.cf_startup_time.as_millis() as u64,
+        "cf_job_time_ms": options.cf_job_time.as_millis() as u64,
+        "cf_staging_fails": options.cf_staging_fails,
+        "cf_crashes": options.cf_crashes,
+        "cf_v2_disabled": options.cf_v2_disabled,
+        "cf_warnings": options.cf_warnings,
     })
 }
 
@@ -782,8 +980,11 @@ fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
     let status = hyper::StatusCode::from_u16(reply.status)
         .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = hyper::Response::builder().status(status);
-    let has_body = reply.body.is_some();
-    if has_body {
+    let has_content_type = reply
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    if reply.body.is_some() && !has_content_type {
         builder = builder.header("content-type", "application/json");
     }
     for (name, value) in &reply.headers {

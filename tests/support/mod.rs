@@ -128,3 +128,39 @@ pub fn writes(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
 pub fn body(request: &RecordedRequest) -> Value {
     serde_json::from_str(&request.body).unwrap_or(Value::Null)
 }
+
+/// The Cloud Foundry user and password the test simulators accept.
+pub const CF_USER: &str = "deployer";
+pub const CF_PASSWORD: &str = "pw-SECRET-77a1";
+/// The client-credentials client.
+pub const CF_CLIENT: &str = "ci-client";
+pub const CF_CLIENT_SECRET: &str = "cs-SECRET-90be";
+/// The space the tests create apps in.
+pub const SPACE: &str = "6f0a3d1e-5b7c-4e2a-9f10-2d3c4b5a6e7f";
+
+/// A simulator with the Cloud Foundry test accounts and quick staging and start.
+pub fn cf_sim(f: impl FnOnce(&mut SimOptions)) -> SimHandle {
+    sim_with(|o| {
+        o.cf_users = vec![(CF_USER.into(), CF_PASSWORD.into())];
+        o.cf_clients = vec![(CF_CLIENT.into(), CF_CLIENT_SECRET.into())];
+        o.cf_staging_time = Duration::from_millis(300);
+        o.cf_startup_time = Duration::from_millis(200);
+        o.cf_job_time = Duration::from_millis(100);
+        f(o);
+    })
+}
+
+/// The environment of a minimal Cloud Foundry run against `sim`, logging in with the password grant.
+pub fn cf_env(sim: &SimHandle, name: &str) -> Vec<(String, String)> {
+    [
+        ("BERTH_PROVIDER", "cloudfoundry"),
+        ("BERTH_API_URL", sim.cf_url().as_str()),
+        ("BERTH_CF_USERNAME", CF_USER),
+        ("BERTH_CF_PASSWORD", CF_PASSWORD),
+        ("BERTH_SPACE_GUID", SPACE),
+        ("BERTH_NAME", name),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
