@@ -193,22 +193,19 @@ async fn interrupted() -> u8 {
     }
 }
 
-/// `berth demo`: the simulator on a free loopback port, then the job twice against it: the
-/// first run installs, the second finds the installation and changes nothing.
+/// `berth demo`: the simulator on a free loopback port, then each provider's job twice against
+/// it: the first run installs or creates, the second finds it and changes nothing.
 async fn demo() -> u8 {
     let options = SimOptions {
         time_to_ready: Duration::from_secs(3),
         ..SimOptions::default()
     };
     let token = options.token.clone();
-    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-        Ok(l) => l,
-        Err(e) => {
-            ci::error(format_args!("starting the simulator: {e}"));
-            return 1;
-        }
+    let started = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(listener) => sim::serve(listener, options).await,
+        Err(e) => Err(e),
     };
-    let sim = match sim::serve(listener, options).await {
+    let sim = match started {
         Ok(sim) => sim,
         Err(e) => {
             ci::error(format_args!("starting the simulator: {e}"));
@@ -216,7 +213,8 @@ async fn demo() -> u8 {
         }
     };
     ci::info(format_args!("demo: simulator at {}", sim.url()));
-    let vars = [
+
+    let mittwald = [
         ("BERTH_PROVIDER", Provider::Mittwald.as_str()),
         ("BERTH_API_URL", &sim.url()),
         ("BERTH_API_TOKEN", &token),
@@ -224,8 +222,50 @@ async fn demo() -> u8 {
         ("BERTH_APP", "node"),
         ("BERTH_DESCRIPTION", "berth demo"),
         ("BERTH_ENTRYPOINT", "node server.js"),
-    ]
-    .map(|(k, v)| (k.to_string(), v.to_string()));
+    ];
+    let code = demo_runs(&sim, "mittwald", &mittwald).await;
+    if code != 0 {
+        return code;
+    }
+
+    // A tiny app to upload as the bits, removed afterwards.
+    let app = std::env::temp_dir().join(format!("berth-demo-{}", std::process::id()));
+    let written = std::fs::create_dir_all(&app).and_then(|()| {
+        std::fs::write(
+            app.join("package.json"),
+            r#"{"scripts":{"start":"node server.js"}}"#,
+        )?;
+        std::fs::write(
+            app.join("server.js"),
+            "require('http').createServer((q, s) => s.end('hi')).listen(process.env.PORT)\n",
+        )
+    });
+    if let Err(e) = written {
+        ci::error(format_args!(
+            "writing the demo app to {}: {e}",
+            app.display()
+        ));
+        return 1;
+    }
+    let cloudfoundry = [
+        ("BERTH_PROVIDER", Provider::CloudFoundry.as_str()),
+        ("BERTH_API_URL", &sim.cf_url()),
+        ("BERTH_CF_USERNAME", sim::cloudfoundry::DEFAULT_CF_USER),
+        ("BERTH_CF_PASSWORD", sim::cloudfoundry::DEFAULT_CF_PASSWORD),
+        ("BERTH_SPACE_GUID", "6f0a3d1e-5b7c-4e2a-9f10-2d3c4b5a6e7f"),
+        ("BERTH_NAME", "berth-demo"),
+        ("BERTH_MEMORY", "256M"),
+        ("BERTH_STATE", "STARTED"),
+        ("BERTH_PATH", &app.to_string_lossy()),
+    ];
+    let code = demo_runs(&sim, "Cloud Foundry", &cloudfoundry).await;
+    let _ = std::fs::remove_dir_all(&app);
+    code
+}
+
+/// Runs one provider's job twice and says how many requests each run made.
+async fn demo_runs(sim: &sim::SimHandle, provider: &str, vars: &[(&str, &str)]) -> u8 {
+    let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
     let config = match Config::from_vars(vars) {
         Ok(c) => c,
         Err(e) => {
@@ -233,12 +273,15 @@ async fn demo() -> u8 {
             return 2;
         }
     };
-    for (n, title) in [(1, "install"), (2, "run again: nothing new is created")] {
-        ci::info(format_args!("demo: mittwald, run {n}: {title}"));
+    for (n, title) in [
+        (1, "first run"),
+        (2, "run again: reuses what the first run made"),
+    ] {
+        ci::info(format_args!("demo: {provider}, {title}"));
         let before = sim.requests().len();
         let code = execute(&config).await;
         ci::info(format_args!(
-            "demo: run {n} made {} requests",
+            "demo: {provider} run {n} made {} requests",
             sim.requests().len() - before
         ));
         if code != 0 {

@@ -76,9 +76,14 @@ impl ApiError {
                 break;
             }
         }
-        let (kind, message) = match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(json) => describe_json(&json).unwrap_or_else(|| (None, excerpt(&body))),
-            Err(_) => (None, excerpt(&body)),
+        Self::from_body(status, &body)
+    }
+
+    /// An error response's status and body, read.
+    pub fn from_body(status: u16, body: &[u8]) -> Self {
+        let (kind, message) = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(json) => describe_json(&json).unwrap_or_else(|| (None, excerpt(body))),
+            Err(_) => (None, excerpt(body)),
         };
         let message = if message.is_empty() {
             reqwest::StatusCode::from_u16(status)
