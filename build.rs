@@ -86,6 +86,11 @@ fn generate(spec_path: &str, prepare: Prepare, out: &Path) -> Result<(), String>
         .map_err(|e| format!("not an OpenAPI 3.0 document: {e}"))?;
     let mut settings = progenitor::GenerationSettings::default();
     settings.with_interface(progenitor::InterfaceStyle::Builder);
+    // The generated clients carry the run's retry policy; `src/api` implements their `exec` hook.
+    let policy: proc_macro2::TokenStream = "crate::api::Policy"
+        .parse()
+        .map_err(|e| format!("inner type: {e}"))?;
+    settings.with_inner_type(policy);
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator
         .generate_tokens(&api)

@@ -13,6 +13,23 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// `berth/0.1.0`.
 pub const USER_AGENT: &str = concat!("berth/", env!("CARGO_PKG_VERSION"));
 
+/// Redirects are followed within the same scheme, host and port only: the token header must
+/// never be sent to another host (reqwest strips `Authorization` across hosts, but not
+/// mittwald's `X-Access-Token`). A redirect elsewhere is answered to berth as it is, which then
+/// reports it as an error.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(reqwest::Url::origin);
+        if attempt.previous().len() > 5 {
+            attempt.error("more than 5 redirects")
+        } else if first == Some(attempt.url().origin()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 /// rustls needs a process-wide crypto provider; berth ships ring's.
 pub fn install_crypto_provider() {
     static ONCE: Once = Once::new();
@@ -37,8 +54,7 @@ pub fn client(common: &Common, auth: Option<(&'static str, &Secret)>) -> Result<
         .default_headers(headers)
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
-        // A token must not follow a redirect to another host; berth's calls never need one.
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(same_origin_redirects());
     if let Some(pem) = &common.ca_cert {
         for cert in reqwest::Certificate::from_pem_bundle(pem).context("reading BERTH_CA_CERT")? {
             builder = builder.add_root_certificate(cert);

@@ -17,5 +17,23 @@ pub use generated::*;
 
 /// The `info.version` of the spec the client was generated from.
 pub fn spec_version() -> &'static str {
-    <Client as ClientInfo<()>>::api_version()
+    <Client as ClientInfo<super::Policy>>::api_version()
+}
+
+impl progenitor_client::ClientHooks<super::Policy> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        _info: &progenitor_client::OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        super::retry::send(self.client(), request, self.inner()).await
+    }
+
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        _info: &progenitor_client::OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        super::check(result)
+    }
 }

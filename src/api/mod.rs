@@ -3,6 +3,9 @@
 
 pub mod cloudfoundry;
 pub mod mittwald;
+pub mod retry;
+
+pub use retry::Policy;
 
 use std::fmt;
 
@@ -55,6 +58,11 @@ impl ApiError {
                     excerpt(&body)
                 ),
             },
+            E::Custom(message) => Self {
+                status: None,
+                kind: None,
+                message,
+            },
             other => Self {
                 status: other.status().map(|s| s.as_u16()),
                 kind: None,
@@ -68,6 +76,21 @@ impl ApiError {
     /// excerpt of whatever else came back (a proxy's HTML page, say).
     pub async fn from_response(mut response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("another address");
+            return Self {
+                status: Some(status),
+                kind: None,
+                message: format!(
+                    "the API redirected to {to}; berth follows redirects only within the same \
+                     host, so that the token is never sent elsewhere: check BERTH_API_URL"
+                ),
+            };
+        }
         let mut body = Vec::new();
         while let Ok(Some(chunk)) = response.chunk().await {
             body.extend_from_slice(&chunk);
@@ -99,6 +122,21 @@ impl ApiError {
             kind,
             message,
         }
+    }
+}
+
+/// The generated clients' `post` hook: a response berth replaced (an oversized body) becomes
+/// an error with its own message instead of a confusing parse failure.
+#[allow(
+    clippy::result_large_err,
+    reason = "the signature is progenitor's hook's"
+)]
+fn check<E>(
+    result: &reqwest::Result<reqwest::Response>,
+) -> Result<(), progenitor_client::Error<E>> {
+    match result.as_ref().ok().and_then(retry::synthetic_error) {
+        Some(message) => Err(progenitor_client::Error::Custom(message)),
+        None => Ok(()),
     }
 }
 

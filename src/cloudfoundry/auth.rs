@@ -3,7 +3,7 @@
 
 use super::{call, v2_disabled_error};
 use crate::{
-    api::{ApiError, cloudfoundry::Client},
+    api::{ApiError, Policy, cloudfoundry::Client, retry},
     ci,
     config::{CfAuth, Secret},
 };
@@ -40,6 +40,7 @@ pub async fn token_endpoint(client: &Client) -> anyhow::Result<Option<String>> {
 /// The access token: the given one, or one from UAA.
 pub async fn token(
     http: &reqwest::Client,
+    policy: &Policy,
     auth: &CfAuth,
     endpoint: Option<&str>,
 ) -> anyhow::Result<Secret> {
@@ -73,15 +74,17 @@ pub async fn token(
         request = request.header(reqwest::header::AUTHORIZATION, CF_CLIENT_BASIC);
     }
     let context = || format!("logging in to UAA at {url} {who}");
-    let response = request
-        .send()
+    let response = async { retry::send(http, request.build()?, policy).await }
         .await
-        .map_err(|e| ApiError {
+        .map_err(|e: reqwest::Error| ApiError {
             status: None,
             kind: None,
             message: format!("could not reach UAA: {e}"),
         })
         .with_context(context)?;
+    if let Some(message) = retry::synthetic_error(&response) {
+        return Err(anyhow!(message).context(context()));
+    }
     if !response.status().is_success() {
         return Err(anyhow::Error::new(ApiError::from_response(response).await).context(context()));
     }

@@ -76,6 +76,7 @@ fn mode(entry: &walkdir::DirEntry) -> u32 {
 /// Sends the archive; answers the job to follow.
 pub async fn upload(
     http: &reqwest::Client,
+    policy: &crate::api::Policy,
     api_url: &str,
     guid: &str,
     zip: Vec<u8>,
@@ -88,12 +89,14 @@ pub async fn upload(
     let form = reqwest::multipart::Form::new()
         .text("resources", "[]")
         .part("application", application);
-    let response = http
-        .put(&url)
-        .multipart(form)
-        .send()
+    // A multipart body cannot be replayed, so this request is sent once.
+    let request = http.put(&url).multipart(form).build()?;
+    let response = crate::api::retry::send(http, request, policy)
         .await
         .map_err(|e| anyhow!("could not reach the API: {e}"))?;
+    if let Some(message) = crate::api::retry::synthetic_error(&response) {
+        return Err(anyhow!(message));
+    }
     if !response.status().is_success() {
         return Err(crate::api::ApiError::from_response(response).await.into());
     }

@@ -8,7 +8,7 @@ mod bits;
 use crate::{
     Failure,
     api::{
-        ApiError,
+        self, ApiError,
         cloudfoundry::{
             Client,
             types::{AppCreate, AppEntity, AppResource, AppUpdate},
@@ -34,16 +34,22 @@ pub async fn run(
     progress: &Progress,
 ) -> Result<(), Failure> {
     let deadline = Instant::now() + common.wait_timeout;
+    let policy = api::Policy { deadline };
     progress.update(|o| o.app_name = Some(target.name.clone()));
     // Logging in needs no token; everything after it does.
     let plain = http::client(common, None)?;
-    let endpoint =
-        auth::token_endpoint(&Client::new_with_client(&common.api_url, plain.clone())).await?;
-    let token = auth::token(&plain, &target.auth, endpoint.as_deref()).await?;
+    let endpoint = auth::token_endpoint(&Client::new_with_client(
+        &common.api_url,
+        plain.clone(),
+        policy,
+    ))
+    .await?;
+    let token = auth::token(&plain, &policy, &target.auth, endpoint.as_deref()).await?;
     let bearer = Secret::new(format!("bearer {}", token.expose()));
     let http = http::client(common, Some(("authorization", &bearer)))?;
-    let client = Client::new_with_client(&common.api_url, http.clone());
+    let client = Client::new_with_client(&common.api_url, http.clone(), policy);
     let job = Job {
+        policy,
         client,
         http,
         common,
@@ -55,6 +61,7 @@ pub async fn run(
 }
 
 struct Job<'a> {
+    policy: api::Policy,
     client: Client,
     http: reqwest::Client,
     common: &'a Common,
@@ -229,6 +236,19 @@ impl Job<'_> {
                     None => Err(anyhow::Error::new(e).context("creating the app").into()),
                 }
             }
+            // No answer: the POST may or may not have happened; look instead of sending it again.
+            Err(e) if e.status.is_none() => {
+                ci::warn(format_args!(
+                    "the answer to creating the app was lost ({e}); looking it up instead of sending it again"
+                ));
+                match self.find().await? {
+                    Some(app) => {
+                        self.progress.update(|o| o.created = true);
+                        Ok(Created::New(app))
+                    }
+                    None => Err(anyhow::Error::new(e).context("creating the app").into()),
+                }
+            }
             Err(e) => Err(anyhow::Error::new(e)
                 .context(format!(
                     "creating app {:?} in space {}",
@@ -286,7 +306,7 @@ impl Job<'_> {
             zip.len().div_ceil(1024)
         ));
         let context = || format!("uploading the bits of app {:?}", self.target.name);
-        let job = bits::upload(&self.http, &self.common.api_url, guid, zip)
+        let job = bits::upload(&self.http, &self.policy, &self.common.api_url, guid, zip)
             .await
             .with_context(context)?;
         if job.status == "finished" {

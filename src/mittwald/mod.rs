@@ -6,7 +6,7 @@ mod resolve;
 use crate::{
     Failure,
     api::{
-        ApiError,
+        self, ApiError,
         mittwald::{
             Client,
             types::{
@@ -44,7 +44,7 @@ const TOKEN_HEADER: &str = "x-access-token";
 pub async fn run(common: &Common, target: &Mittwald, progress: &Progress) -> Result<(), Failure> {
     let deadline = Instant::now() + common.wait_timeout;
     let http = http::client(common, Some((TOKEN_HEADER, &target.token)))?;
-    let client = Client::new_with_client(&common.api_url, http);
+    let client = Client::new_with_client(&common.api_url, http, api::Policy { deadline });
     let job = Job {
         client,
         common,
@@ -144,27 +144,7 @@ impl Job<'_> {
     /// The installation of this app in the project with exactly this description.
     async fn find(&self, app: &App) -> Result<Option<AppInstallation>, Failure> {
         let project = &self.target.project_id;
-        let mut matching = Vec::new();
-        for page in 0..MAX_PAGES {
-            let batch = call(
-                self.client
-                    .app_list_appinstallations()
-                    .project_id(project)
-                    .app_ids(vec![app.id.clone()])
-                    .limit(PAGE_SIZE)
-                    .skip((page * PAGE_SIZE) as i64)
-                    .send(),
-            )
-            .await
-            .with_context(|| format!("listing the app installations of project {project}"))?;
-            let full = batch.len() as u64 >= PAGE_SIZE;
-            matching.extend(batch.into_iter().filter(|i| {
-                i.app_id.eq_ignore_ascii_case(&app.id) && i.description == self.target.description
-            }));
-            if !full {
-                break;
-            }
-        }
+        let mut matching = self.find_all(app, None).await?;
         match matching.len() {
             0 | 1 => Ok(matching.pop()),
             n => {
@@ -179,6 +159,40 @@ impl Job<'_> {
                 .into())
             }
         }
+    }
+
+    /// Every installation of this app in the project with exactly this description; after our
+    /// own write, `etag` makes the list include it.
+    async fn find_all(
+        &self,
+        app: &App,
+        etag: Option<&str>,
+    ) -> Result<Vec<AppInstallation>, Failure> {
+        let project = &self.target.project_id;
+        let mut matching = Vec::new();
+        for page in 0..MAX_PAGES {
+            let mut request = self
+                .client
+                .app_list_appinstallations()
+                .project_id(project)
+                .app_ids(vec![app.id.clone()])
+                .limit(PAGE_SIZE)
+                .skip((page * PAGE_SIZE) as i64);
+            if let Some(etag) = etag {
+                request = request.if_event_reached(etag.to_string());
+            }
+            let batch = call(request.send())
+                .await
+                .with_context(|| format!("listing the app installations of project {project}"))?;
+            let full = batch.len() as u64 >= PAGE_SIZE;
+            matching.extend(batch.into_iter().filter(|i| {
+                i.app_id.eq_ignore_ascii_case(&app.id) && i.description == self.target.description
+            }));
+            if !full {
+                break;
+            }
+        }
+        Ok(matching)
     }
 
     async fn create(
@@ -221,23 +235,91 @@ impl Job<'_> {
             .body(body)
             .send()
             .await;
-        let response = match response {
-            Ok(r) => r,
+        let (id, etag) = match response {
+            Ok(r) => {
+                let etag = etag_of(&r);
+                (r.into_inner().id, etag)
+            }
             Err(e) => {
-                return Err(anyhow::Error::new(ApiError::from_client(e).await)
-                    .context(format!("creating an app installation in project {project}"))
-                    .into());
+                let e = ApiError::from_client(e).await;
+                // No answer: the POST may or may not have happened. Never send it again blindly:
+                // look, and continue with what is there.
+                if e.status.is_none()
+                    && let Some(found) = self.lost_answer(app, &e).await?
+                {
+                    (found, None)
+                } else {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("creating an app installation in project {project}"))
+                        .into());
+                }
             }
         };
-        let etag = etag(response.headers());
-        let id = response.into_inner().id;
         self.progress.update(|o| {
             o.id = Some(id.clone());
             o.created = true;
         });
         ci::info(format_args!("created installation {id}"));
-        self.after_write(&id, etag.as_deref(), std::slice::from_ref(version))
-            .await
+        let versions = std::slice::from_ref(version);
+        if let Some(older) = self.older_twin(app, &id, etag.as_deref()).await? {
+            return self.yield_to(older, &id, versions).await;
+        }
+        self.after_write(&id, etag.as_deref(), versions).await
+    }
+
+    /// The POST's answer was lost: the installation exists if the platform made it.
+    async fn lost_answer(&self, app: &App, e: &ApiError) -> Result<Option<String>, Failure> {
+        ci::warn(format_args!(
+            "the answer to creating the installation was lost ({e}); looking it up instead of sending it again"
+        ));
+        let found = self.find_all(app, None).await?;
+        Ok(found.into_iter().map(|i| i.id).next())
+    }
+
+    /// Another run with the same description may have created its installation at the same
+    /// time. The oldest one wins everywhere, so racing runs agree; answers it if it is not ours.
+    async fn older_twin(
+        &self,
+        app: &App,
+        ours: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<AppInstallation>, Failure> {
+        let all = self.find_all(app, etag).await?;
+        let oldest = all.into_iter().min_by(|a, b| {
+            // A missing createdAt sorts last; the id breaks ties the same way in every run.
+            let key =
+                |i: &AppInstallation| (i.created_at.is_none(), i.created_at.clone(), i.id.clone());
+            key(a).cmp(&key(b))
+        });
+        Ok(oldest.filter(|o| o.id != ours))
+    }
+
+    /// Removes the installation this run just created (and only that) in favour of the older
+    /// twin, and continues with the twin.
+    async fn yield_to(
+        &self,
+        older: AppInstallation,
+        ours: &str,
+        versions: &[AppVersion],
+    ) -> Result<(), Failure> {
+        ci::info(format_args!(
+            "another run created installation {} first; removing the one this run created ({ours}) and continuing with it",
+            display_name(&older)
+        ));
+        call(
+            self.client
+                .app_uninstall_appinstallation()
+                .app_installation_id(ours)
+                .send(),
+        )
+        .await
+        .with_context(|| format!("removing the duplicate installation {ours} this run created"))?;
+        self.progress.update(|o| {
+            o.created = false;
+            o.id = Some(older.id.clone());
+        });
+        self.record(&older, versions);
+        self.finish(&older, versions).await
     }
 
     async fn update(
@@ -319,7 +401,7 @@ impl Job<'_> {
                 .send()
                 .await;
             let e = match result {
-                Ok(r) => return Ok(etag(r.headers())),
+                Ok(r) => return Ok(etag_of(&r)),
                 Err(e) => ApiError::from_client(e).await,
             };
             if e.message.contains("APP_PHASE_READY") && Instant::now() < self.deadline {
@@ -564,8 +646,9 @@ fn not_visible_yet(e: &ApiError, written: Option<Instant>) -> bool {
     matches!(e.status, Some(403 | 404)) && written.is_some_and(|w| w.elapsed() < CONSISTENCY_GRACE)
 }
 
-fn etag(headers: &reqwest::header::HeaderMap) -> Option<String> {
-    headers
+fn etag_of<T>(response: &progenitor_client::ResponseValue<T>) -> Option<String> {
+    response
+        .headers()
         .get(reqwest::header::ETAG)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim_matches('"').to_string())

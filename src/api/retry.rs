@@ -1,0 +1,219 @@
+//! The one place requests are sent and retried: the generated clients' `exec` hook and berth's
+//! few plain requests (UAA, bits upload) all go through [`send`].
+//!
+//! What is retried, and why:
+//! - a connection that could not be made: nothing reached the server, any request is safe;
+//! - 429: the platform refused to process it; wait for `X-RateLimit-Reset` / `Retry-After`;
+//! - 502, 503, 504 and timeouts or resets after sending: only requests that are safe to repeat
+//!   (GET, HEAD, PUT, DELETE, and berth's PATCHes, which set absolute values). A POST with an
+//!   unknown outcome is *not* repeated: the provider looks the resource up instead, so a retry
+//!   can never create a duplicate.
+//!
+//! Every retry stays inside the run's deadline and prints one line saying why.
+
+use crate::ci;
+use reqwest::{Method, Request, Response, StatusCode, header::HeaderMap};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How many times one request is sent at the most.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// The pause before the first retry; it doubles each time, with jitter.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Pauses never grow beyond this, except to honour a rate-limit reset.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// The longest wait for a rate-limit window to end.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+/// A response body larger than this is not read: no real answer of these APIs comes close.
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Marks a response berth made up itself because the real one could not be used.
+pub const SYNTHETIC_HEADER: &str = "x-berth-error";
+
+/// What the generated clients carry along: the run's deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// No retry pause reaches past this.
+    pub deadline: Instant,
+}
+
+impl Policy {
+    /// A policy whose deadline is `timeout` from now.
+    pub fn within(timeout: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + timeout,
+        }
+    }
+}
+
+/// Sends `request`, retrying as described in the module docs, and reads the body (bounded).
+pub async fn send(
+    http: &reqwest::Client,
+    request: Request,
+    policy: &Policy,
+) -> reqwest::Result<Response> {
+    let method = request.method().clone();
+    let what = format!("{method} {}", request.url().path());
+    let repeatable = matches!(
+        method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::PATCH
+    );
+    let mut spare = request.try_clone();
+    let mut current = request;
+    let mut attempt = 1;
+    loop {
+        let outcome = http.execute(current).await;
+        let (why, wait) = match &outcome {
+            Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => (
+                "429 Too Many Requests".to_string(),
+                rate_limit_wait(response.headers()),
+            ),
+            Ok(response) if repeatable && is_busy(response.status()) => {
+                (response.status().to_string(), None)
+            }
+            Ok(_) => return bounded(outcome?).await,
+            // Refused before anything was sent: safe for every method.
+            Err(e) if e.is_connect() => (format!("connection failed ({})", root_cause(e)), None),
+            Err(e) if repeatable && (e.is_timeout() || e.is_request() || e.is_body()) => {
+                (format!("no complete answer ({})", root_cause(e)), None)
+            }
+            Err(_) => return outcome,
+        };
+        let Some(next) = spare.take() else {
+            return outcome;
+        };
+        let pause = wait.unwrap_or_else(|| backoff(attempt));
+        if attempt >= MAX_ATTEMPTS || Instant::now() + pause >= policy.deadline {
+            return match outcome {
+                Ok(response) => bounded(response).await,
+                Err(e) => Err(e),
+            };
+        }
+        ci::info(format_args!(
+            "{what}: {why}; retrying in {:.1}s (attempt {} of {MAX_ATTEMPTS})",
+            pause.as_secs_f64(),
+            attempt + 1
+        ));
+        tokio::time::sleep(pause).await;
+        spare = next.try_clone();
+        current = next;
+        attempt += 1;
+    }
+}
+
+fn is_busy(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 502..=504)
+}
+
+/// Exponential backoff with full jitter in its upper half: the pause is between half and all of
+/// `FIRST_BACKOFF * 2^(attempt-1)`, capped.
+fn backoff(attempt: u32) -> Duration {
+    let full = FIRST_BACKOFF
+        .saturating_mul(1 << (attempt - 1).min(10))
+        .min(MAX_BACKOFF);
+    full.mul_f64(0.5 + fastrand::f64() / 2.0)
+}
+
+/// mittwald's `X-RateLimit-Reset` (seconds until the window ends) or a `Retry-After` in seconds.
+fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
+    ["retry-after", "x-ratelimit-reset"]
+        .iter()
+        .find_map(|name| {
+            let secs: f64 = headers.get(*name)?.to_str().ok()?.trim().parse().ok()?;
+            (secs.is_finite() && secs >= 0.0)
+                .then(|| Duration::from_secs_f64(secs).min(MAX_RATE_LIMIT_WAIT))
+        })
+}
+
+/// Reads the body up to [`BODY_LIMIT`] and hands the response on; a longer body is replaced by
+/// a marked error answer (see [`synthetic_error`]), so nothing downstream reads without bound.
+async fn bounded(mut response: Response) -> reqwest::Result<Response> {
+    if response
+        .content_length()
+        .is_some_and(|n| n as usize > BODY_LIMIT)
+    {
+        return Ok(too_large(&response));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > BODY_LIMIT {
+            return Ok(too_large(&response));
+        }
+    }
+    let mut rebuilt = http_response(response.status(), response.headers().clone(), body);
+    *rebuilt.version_mut() = response.version();
+    Ok(Response::from(rebuilt))
+}
+
+fn too_large(original: &Response) -> Response {
+    let mut headers = HeaderMap::new();
+    let message = format!(
+        "the answer to {} is larger than {} MiB; berth stopped reading it",
+        original.url().path(),
+        BODY_LIMIT / 1024 / 1024
+    );
+    if let Ok(value) = message.parse() {
+        headers.insert(SYNTHETIC_HEADER, value);
+    }
+    Response::from(http_response(original.status(), headers, Vec::new()))
+}
+
+fn http_response(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> http::Response<Vec<u8>> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The message of a response berth made up (an oversized body), if this is one.
+pub fn synthetic_error(response: &Response) -> Option<String> {
+    Some(
+        response
+            .headers()
+            .get(SYNTHETIC_HEADER)?
+            .to_str()
+            .ok()?
+            .to_string(),
+    )
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        for _ in 0..100 {
+            let first = backoff(1);
+            assert!(
+                first >= FIRST_BACKOFF / 2 && first <= FIRST_BACKOFF,
+                "{first:?}"
+            );
+            let third = backoff(3);
+            assert!(
+                third >= FIRST_BACKOFF * 2 && third <= FIRST_BACKOFF * 4,
+                "{third:?}"
+            );
+            assert!(backoff(30) <= MAX_BACKOFF);
+        }
+    }
+
+    #[test]
+    fn rate_limit_headers_tell_how_long_to_wait() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-reset", "3".parse().unwrap());
+        assert_eq!(rate_limit_wait(&headers), Some(Duration::from_secs(3)));
+        headers.insert("retry-after", "1.5".parse().unwrap());
+        assert_eq!(rate_limit_wait(&headers), Some(Duration::from_millis(1500)));
+        headers.insert("retry-after", "3600".parse().unwrap());
+        assert_eq!(rate_limit_wait(&headers), Some(MAX_RATE_LIMIT_WAIT));
+    }
+}
