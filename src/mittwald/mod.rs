@@ -37,6 +37,10 @@ const MAX_PAGES: u64 = 50;
 /// For this long after a write, a 403 or 404 on reading the installation means "not visible
 /// yet" (the platform is eventually consistent), not "gone".
 const CONSISTENCY_GRACE: Duration = Duration::from_secs(15);
+/// How often two installations with one description are looked at again before berth calls
+/// it an error, and the pause between looks: a racing run removes its twin within a second.
+const TWIN_LOOKS: u32 = 3;
+const TWIN_PAUSE: Duration = Duration::from_secs(1);
 /// The header that carries the token.
 const TOKEN_HEADER: &str = "x-access-token";
 
@@ -145,6 +149,14 @@ impl Job<'_> {
     async fn find(&self, app: &App) -> Result<Option<AppInstallation>, Failure> {
         let project = &self.target.project_id;
         let mut matching = self.find_all(app, None).await?;
+        // Two at once may be a racing run's twin that it is about to remove: look again shortly.
+        for _ in 0..TWIN_LOOKS {
+            if matching.len() < 2 || Instant::now() + TWIN_PAUSE >= self.deadline {
+                break;
+            }
+            tokio::time::sleep(TWIN_PAUSE).await;
+            matching = self.find_all(app, None).await?;
+        }
         match matching.len() {
             0 | 1 => Ok(matching.pop()),
             n => {
@@ -228,33 +240,7 @@ impl Job<'_> {
             "installing {} {} in project {project} as {:?}",
             app.name, version.external_version, self.target.description
         ));
-        let response = self
-            .client
-            .app_request_appinstallation()
-            .project_id(project)
-            .body(body)
-            .send()
-            .await;
-        let (id, etag) = match response {
-            Ok(r) => {
-                let etag = etag_of(&r);
-                (r.into_inner().id, etag)
-            }
-            Err(e) => {
-                let e = ApiError::from_client(e).await;
-                // No answer: the POST may or may not have happened. Never send it again blindly:
-                // look, and continue with what is there.
-                if e.status.is_none()
-                    && let Some(found) = self.lost_answer(app, &e).await?
-                {
-                    (found, None)
-                } else {
-                    return Err(anyhow::Error::new(e)
-                        .context(format!("creating an app installation in project {project}"))
-                        .into());
-                }
-            }
-        };
+        let (id, etag) = self.request_installation(app, body).await?;
         self.progress.update(|o| {
             o.id = Some(id.clone());
             o.created = true;
@@ -267,10 +253,57 @@ impl Job<'_> {
         self.after_write(&id, etag.as_deref(), versions).await
     }
 
+    /// POSTs the installation. When the outcome is unknown (no answer, or a gateway error), it
+    /// looks before anything else: an installation that exists is taken; only when none does is
+    /// the POST sent again, within the attempts and the deadline.
+    async fn request_installation(
+        &self,
+        app: &App,
+        body: AppRequestAppinstallationBody,
+    ) -> Result<(String, Option<String>), Failure> {
+        let project = &self.target.project_id;
+        let mut attempt = 1;
+        loop {
+            let response = self
+                .client
+                .app_request_appinstallation()
+                .project_id(project)
+                .body(body.clone())
+                .send()
+                .await;
+            let e = match response {
+                Ok(r) => {
+                    let etag = etag_of(&r);
+                    return Ok((r.into_inner().id, etag));
+                }
+                Err(e) => ApiError::from_client(e).await,
+            };
+            let unknown = matches!(e.status, None | Some(502..=504));
+            if unknown && let Some(found) = self.lost_answer(app, &e).await? {
+                return Ok((found, None));
+            }
+            let pause = api::retry::FIRST_BACKOFF * attempt;
+            if !unknown
+                || attempt >= api::retry::MAX_ATTEMPTS
+                || Instant::now() + pause >= self.deadline
+            {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("creating an app installation in project {project}"))
+                    .into());
+            }
+            ci::info(format_args!(
+                "no installation was made; sending the request again in {:.1}s",
+                pause.as_secs_f64()
+            ));
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
     /// The POST's answer was lost: the installation exists if the platform made it.
     async fn lost_answer(&self, app: &App, e: &ApiError) -> Result<Option<String>, Failure> {
         ci::warn(format_args!(
-            "the answer to creating the installation was lost ({e}); looking it up instead of sending it again"
+            "creating the installation had no clear outcome ({e}); looking it up before anything else"
         ));
         let found = self.find_all(app, None).await?;
         Ok(found.into_iter().map(|i| i.id).next())
@@ -351,7 +384,7 @@ impl Job<'_> {
             ci::info(format_args!(
                 "installation {name} is busy; waiting until it is ready to change it"
             ));
-            self.wait_ready(&existing.id, None, None, versions).await?
+            self.wait_ready(&existing.id, None, versions).await?
         };
         ci::info(format_args!(
             "updating installation {name}: {}",
@@ -371,13 +404,12 @@ impl Job<'_> {
         etag: Option<&str>,
         versions: &[AppVersion],
     ) -> Result<(), Failure> {
-        let written = Some(Instant::now());
         if self.common.wait {
-            self.wait_ready(id, etag, written, versions).await?;
+            self.wait_ready(id, etag, versions).await?;
             self.progress.update(|o| o.status = Status::Ready);
             return Ok(());
         }
-        let installation = self.read(id, etag, written).await?;
+        let installation = self.read(id, etag).await?;
         self.record(&installation, versions);
         if is_ready(&installation) {
             self.progress.update(|o| o.status = Status::Ready);
@@ -406,7 +438,7 @@ impl Job<'_> {
             };
             if e.message.contains("APP_PHASE_READY") && Instant::now() < self.deadline {
                 ci::info("the installation is busy; waiting until it is ready to change it");
-                self.wait_ready(id, None, None, &[]).await?;
+                self.wait_ready(id, None, &[]).await?;
                 continue;
             }
             return Err(anyhow::Error::new(e)
@@ -506,26 +538,21 @@ impl Job<'_> {
         if !self.common.wait {
             return Ok(());
         }
-        self.wait_ready(&installation.id, None, None, versions)
-            .await?;
+        self.wait_ready(&installation.id, None, versions).await?;
         self.progress.update(|o| o.status = Status::Ready);
         Ok(())
     }
 
-    /// Reads once; a 403 or 404 shortly after our own write is waited out.
-    async fn read(
-        &self,
-        id: &str,
-        etag: Option<&str>,
-        written: Option<Instant>,
-    ) -> Result<AppInstallation, Failure> {
+    /// Reads once; a 403 or 404 early on is waited out (see [`not_visible_yet`]).
+    async fn read(&self, id: &str, etag: Option<&str>) -> Result<AppInstallation, Failure> {
+        let since = Instant::now();
         wait::until(
             &format!("installation {id} to become visible"),
             self.deadline,
             || async move {
                 match self.get(id, etag).await {
                     Ok(i) => Ok(Poll::Ready(i)),
-                    Err(e) if not_visible_yet(&e, written) => {
+                    Err(e) if not_visible_yet(&e, since) => {
                         Ok(Poll::Pending("not visible yet".into()))
                     }
                     Err(e) => {
@@ -542,14 +569,14 @@ impl Job<'_> {
         &self,
         id: &str,
         etag: Option<&str>,
-        written: Option<Instant>,
         versions: &[AppVersion],
     ) -> Result<AppInstallation, Failure> {
         let what = format!("installation {id}");
+        let since = Instant::now();
         wait::until(&what, self.deadline, || async move {
             let installation = match self.get(id, etag).await {
                 Ok(i) => i,
-                Err(e) if not_visible_yet(&e, written) => {
+                Err(e) if not_visible_yet(&e, since) => {
                     return Ok(Poll::Pending("not visible yet".into()));
                 }
                 Err(e) => {
@@ -642,8 +669,10 @@ fn display_name(installation: &AppInstallation) -> String {
     }
 }
 
-fn not_visible_yet(e: &ApiError, written: Option<Instant>) -> bool {
-    matches!(e.status, Some(403 | 404)) && written.is_some_and(|w| w.elapsed() < CONSISTENCY_GRACE)
+/// Every installation berth reads was just listed or written by it, so a 403 or 404 early in a
+/// wait is the platform's eventual consistency, not a missing installation.
+fn not_visible_yet(e: &ApiError, since: Instant) -> bool {
+    matches!(e.status, Some(403 | 404)) && since.elapsed() < CONSISTENCY_GRACE
 }
 
 fn etag_of<T>(response: &progenitor_client::ResponseValue<T>) -> Option<String> {
