@@ -125,6 +125,16 @@ impl ApiError {
     }
 }
 
+/// Prints a request a dry run would have sent. The caller has replaced secret values (password
+/// inputs, environment values) with `***` in `body` already.
+pub fn print_plan(method: &str, path: &str, body: &serde_json::Value) {
+    let body = serde_json::to_string_pretty(body).unwrap_or_default();
+    crate::ci::info(format_args!("dry run: would send {method} {path}\n{body}"));
+}
+
+/// What replaces a secret value in anything berth prints.
+pub const REDACTED: &str = "***";
+
 /// The generated clients' `post` hook: a response berth replaced (an oversized body) becomes
 /// an error with its own message instead of a confusing parse failure.
 #[allow(

@@ -508,10 +508,15 @@ fn with_context(failure: Failure, context: &str) -> Failure {
     }
 }
 
-/// Prints a request a dry run would have sent.
+/// Prints a planned request, with environment values and Docker credentials hidden.
 fn plan(method: &str, path: &str, body: &impl serde::Serialize) {
-    let body = serde_json::to_string_pretty(body).unwrap_or_default();
-    ci::info(format_args!("dry run: would send {method} {path}\n{body}"));
+    let mut body = serde_json::to_value(body).unwrap_or_default();
+    for field in ["environment_json", "docker_credentials"] {
+        if let Some(map) = body.get_mut(field).and_then(|v| v.as_object_mut()) {
+            map.values_mut().for_each(|v| *v = api::REDACTED.into());
+        }
+    }
+    api::print_plan(method, path, &body);
 }
 
 /// `X-Cf-Warnings`: comma-separated, each URL-encoded.

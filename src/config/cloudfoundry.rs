@@ -391,17 +391,24 @@ fn environment(text: &str, p: &mut Problems) -> Option<Map<String, Value>> {
     }
     let mut map = Map::new();
     let mut ok = true;
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for (number, line) in text
+        .lines()
+        .map(str::trim)
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
         match line.split_once('=') {
             Some((key, value)) if !key.trim().is_empty() && !key.contains(char::is_whitespace) => {
                 map.insert(key.trim().to_string(), Value::from(value));
             }
             _ => {
-                // Only the key: a value may be a secret.
-                let key = line.split('=').next().unwrap_or_default();
+                // Not the line itself: it may hold a secret.
                 p.invalid(
                     VAR,
-                    format!("a line starting {key:?} is not KEY=VALUE (or give a JSON object)"),
+                    format!(
+                        "line {} is not KEY=VALUE (or give a JSON object)",
+                        number + 1
+                    ),
                 );
                 ok = false;
             }

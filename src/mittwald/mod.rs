@@ -232,6 +232,7 @@ impl Job<'_> {
                 "POST",
                 &format!("/v2/projects/{project}/app-installations"),
                 &body,
+                version,
             );
             self.progress.update(|o| o.dry_run = true);
             return Ok(());
@@ -373,6 +374,7 @@ impl Job<'_> {
                 "PATCH",
                 &format!("/v2/app-installations/{}", existing.id),
                 &changes.body,
+                version,
             );
             self.progress.update(|o| o.dry_run = true);
             return Ok(());
@@ -684,10 +686,27 @@ fn etag_of<T>(response: &progenitor_client::ResponseValue<T>) -> Option<String> 
         .filter(|v| !v.is_empty())
 }
 
-/// Prints a request a dry run would have sent.
-fn plan(method: &str, path: &str, body: &impl serde::Serialize) {
-    let body = serde_json::to_string_pretty(body).unwrap_or_default();
-    ci::info(format_args!("dry run: would send {method} {path}\n{body}"));
+/// Prints a planned request, with the values of password-type user inputs hidden.
+fn plan(method: &str, path: &str, body: &impl serde::Serialize, version: &AppVersion) {
+    let mut body = serde_json::to_value(body).unwrap_or_default();
+    let secret = |name: &str| {
+        version.user_inputs.iter().any(|d| {
+            d.name == name
+                && d.data_type.as_ref().is_some_and(|t| {
+                    let t = t.0.to_ascii_lowercase();
+                    t.contains("password") || t.contains("secret")
+                })
+        })
+    };
+    if let Some(inputs) = body.get_mut("userInputs").and_then(|v| v.as_array_mut()) {
+        for input in inputs {
+            let name = input["name"].as_str().unwrap_or_default().to_string();
+            if secret(&name) {
+                input["value"] = api::REDACTED.into();
+            }
+        }
+    }
+    api::print_plan(method, path, &body);
 }
 
 /// Sends a request and turns a failure into an [`ApiError`] the user can read.
