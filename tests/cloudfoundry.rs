@@ -374,8 +374,15 @@ fn a_dry_run_sends_no_write() {
     set(&mut env, "BERTH_DRY_RUN", "true");
     set(&mut env, "BERTH_STATE", "STARTED");
     set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    set(&mut env, "BERTH_ENVIRONMENT", "API_KEY=k-SECRET-0a1b");
     let run = run(&env);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r#""API_KEY": "***""#),
+        "environment values are hidden: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("k-SECRET-0a1b"));
     assert!(
         run.stderr
             .contains("would send PUT /v2/apps/{new guid}/bits"),
