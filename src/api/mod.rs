@@ -45,11 +45,19 @@ impl ApiError {
         use progenitor_client::Error as E;
         match error {
             E::UnexpectedResponse(response) => Self::from_response(response).await,
-            E::CommunicationError(e) => Self {
-                status: e.status().map(|s| s.as_u16()),
-                kind: None,
-                message: format!("could not reach the API: {}", chain(&e)),
-            },
+            E::CommunicationError(e) => {
+                let hint = if retry::is_certificate_problem(&e) {
+                    "; if the server's certificate comes from a private CA, give that CA's \
+                     certificate in BERTH_CA_CERT"
+                } else {
+                    ""
+                };
+                Self {
+                    status: e.status().map(|s| s.as_u16()),
+                    kind: None,
+                    message: format!("could not reach the API: {}{hint}", chain(&e)),
+                }
+            }
             E::InvalidResponsePayload(body, e) => Self {
                 status: None,
                 kind: None,
@@ -121,6 +129,44 @@ impl ApiError {
             status: Some(status),
             kind,
             message,
+        }
+    }
+}
+
+/// Sends a generated client's request, prints the platform's warnings, and turns a failure into
+/// an [`ApiError`] the user can read.
+pub async fn call<T>(
+    request: impl Future<
+        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
+    >,
+) -> Result<T, ApiError> {
+    match request.await {
+        Ok(response) => {
+            print_warnings(response.headers());
+            Ok(response.into_inner())
+        }
+        Err(progenitor_client::Error::UnexpectedResponse(response)) => {
+            print_warnings(response.headers());
+            Err(ApiError::from_response(response).await)
+        }
+        Err(e) => Err(ApiError::from_client(e).await),
+    }
+}
+
+/// `X-Cf-Warnings`: comma-separated, each URL-encoded.
+pub fn print_warnings(headers: &reqwest::header::HeaderMap) {
+    for value in headers.get_all("x-cf-warnings") {
+        for warning in value
+            .to_str()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|w| !w.is_empty())
+        {
+            let text = warning.replace('+', " ");
+            crate::ci::warn(format_args!(
+                "Cloud Foundry: {}",
+                percent_encoding::percent_decode_str(&text).decode_utf8_lossy()
+            ));
         }
     }
 }

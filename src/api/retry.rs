@@ -71,6 +71,8 @@ pub async fn send(
                 (response.status().to_string(), None)
             }
             Ok(_) => return bounded(outcome?).await,
+            // A certificate problem does not go away by asking again.
+            Err(e) if is_certificate_problem(e) => return outcome,
             // Refused before anything was sent: safe for every method.
             Err(e) if e.is_connect() => (format!("connection failed ({})", root_cause(e)), None),
             Err(e) if repeatable && (e.is_timeout() || e.is_request() || e.is_body()) => {
@@ -175,6 +177,18 @@ pub fn synthetic_error(response: &Response) -> Option<String> {
             .ok()?
             .to_string(),
     )
+}
+
+/// Whether TLS refused the server's certificate (rustls says "invalid peer certificate").
+pub fn is_certificate_problem(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.to_string().to_ascii_lowercase().contains("certificate") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

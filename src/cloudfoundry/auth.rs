@@ -1,9 +1,9 @@
 //! Logging in: the platform's `/v2/info` (which also tells whether v2 is switched on, and where
 //! UAA is), then a token from UAA unless one was given.
 
-use super::{call, v2_disabled_error};
+use super::v2_disabled_error;
 use crate::{
-    api::{ApiError, Policy, cloudfoundry::Client, retry},
+    api::{ApiError, Policy, call, cloudfoundry::Client, retry},
     ci,
     config::{CfAuth, Secret},
 };

@@ -100,7 +100,7 @@ pub async fn upload(
     if !response.status().is_success() {
         return Err(crate::api::ApiError::from_response(response).await.into());
     }
-    super::print_warnings(response.headers());
+    crate::api::print_warnings(response.headers());
     let job: JobResource = response
         .json()
         .await

@@ -21,6 +21,7 @@ use crate::{
     wait::{self, Poll},
 };
 use anyhow::{Context, anyhow};
+use api::call;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -55,7 +56,6 @@ pub async fn run(
         common,
         target,
         progress,
-        deadline,
     };
     job.run().await
 }
@@ -67,7 +67,6 @@ struct Job<'a> {
     common: &'a Common,
     target: &'a CloudFoundry,
     progress: &'a Progress,
-    deadline: Instant,
 }
 
 impl Job<'_> {
@@ -313,7 +312,7 @@ impl Job<'_> {
             return Ok(());
         }
         let what = format!("upload job {}", job.guid);
-        wait::until(&what, self.deadline, || async {
+        wait::until(&what, self.policy.deadline, || async {
             let job = call(self.client.get_job().guid(&job.guid).send())
                 .await
                 .with_context(|| format!("reading upload job {}", job.guid))?;
@@ -436,7 +435,7 @@ impl Job<'_> {
     fn phase_deadline(&self, phase: Option<Duration>) -> Instant {
         match phase {
             Some(timeout) => Instant::now() + timeout,
-            None => self.deadline,
+            None => self.policy.deadline,
         }
     }
 
@@ -519,24 +518,6 @@ fn plan(method: &str, path: &str, body: &impl serde::Serialize) {
     api::print_plan(method, path, &body);
 }
 
-/// `X-Cf-Warnings`: comma-separated, each URL-encoded.
-pub(crate) fn print_warnings(headers: &reqwest::header::HeaderMap) {
-    for value in headers.get_all("x-cf-warnings") {
-        for warning in value
-            .to_str()
-            .unwrap_or_default()
-            .split(',')
-            .filter(|w| !w.is_empty())
-        {
-            let text = warning.replace('+', " ");
-            ci::warn(format_args!(
-                "Cloud Foundry: {}",
-                percent_encoding::percent_decode_str(&text).decode_utf8_lossy()
-            ));
-        }
-    }
-}
-
 pub(crate) fn is_v2_disabled(e: &ApiError) -> bool {
     e.status == Some(404) && e.message.contains(V2_DISABLED_TEXT)
 }
@@ -547,23 +528,4 @@ pub(crate) fn v2_disabled_error() -> anyhow::Error {
          later do by default); berth speaks v2 only: ask the operators to enable it, or use a \
          foundation that offers it"
     )
-}
-
-/// Sends a request, prints the platform's warnings, and turns a failure into an [`ApiError`].
-async fn call<T>(
-    request: impl Future<
-        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
-    >,
-) -> Result<T, ApiError> {
-    match request.await {
-        Ok(response) => {
-            print_warnings(response.headers());
-            Ok(response.into_inner())
-        }
-        Err(progenitor_client::Error::UnexpectedResponse(response)) => {
-            print_warnings(response.headers());
-            Err(ApiError::from_response(response).await)
-        }
-        Err(e) => Err(ApiError::from_client(e).await),
-    }
 }

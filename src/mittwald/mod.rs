@@ -25,6 +25,7 @@ use crate::{
     wait::{self, Poll},
 };
 use anyhow::{Context, anyhow};
+use api::call;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -707,16 +708,4 @@ fn plan(method: &str, path: &str, body: &impl serde::Serialize, version: &AppVer
         }
     }
     api::print_plan(method, path, &body);
-}
-
-/// Sends a request and turns a failure into an [`ApiError`] the user can read.
-async fn call<T>(
-    request: impl std::future::Future<
-        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
-    >,
-) -> Result<T, ApiError> {
-    match request.await {
-        Ok(response) => Ok(response.into_inner()),
-        Err(e) => Err(ApiError::from_client(e).await),
-    }
 }
