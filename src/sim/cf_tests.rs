@@ -1269,7 +1269,7 @@ async fn faults_rate_limits_and_recording_apply_to_cloud_foundry_too() {
         count: 1,
         method: Some("POST".to_owned()),
         path_prefix: Some("/cf/v2/apps".to_owned()),
-        body: None,
+        ..Fault::default()
     });
     let faulted = sim
         .create(json!({ "name": "web", "space_guid": SPACE }))
@@ -1290,7 +1290,7 @@ async fn faults_rate_limits_and_recording_apply_to_cloud_foundry_too() {
         count: 1,
         method: None,
         path_prefix: Some("/uaa/".to_owned()),
-        body: None,
+        ..Fault::default()
     });
     let uaa = sim
         .token(&[("grant_type", "client_credentials")], Some("Y2Y6"))

@@ -1,9 +1,10 @@
 //! The simulated mittwald mStudio API v2: apps and versions, app installations with their
 //! phases, projects, and the platform's error bodies.
 //!
-//! Bodies follow the real responses in `shared/reference/mittwald-examples` (which lack some
-//! fields the spec calls required, e.g. `name` in `systemSoftware[]`) and add the
-//! `AppInstallation` fields the spec requires that those examples leave out.
+//! Bodies follow the real responses in `shared/reference/mittwald-examples` and add the fields
+//! the spec now requires that those older examples leave out (`appName`, `updateAvailable`, ...
+//! and `name`, `externalVersion`, `updateAvailable` in `systemSoftware[]`): every body passes
+//! Prism's check against the full vendor spec (`fidelity/prism.sh`).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,21 +30,37 @@ pub const WORDPRESS_APP_ID: &str = "da3aa3ae-4b6b-4398-a4a8-ee8def827876";
 /// `admin_email`, which have no defaults, and takes an optional `language`.
 pub const WORDPRESS_VERSION_6_8_1_ID: &str = "9cc8936f-bac0-4259-9862-7d02dd47e1f0";
 
-/// Node.js system software and the version an installation desires (real ids, reference 01).
-const NODE_SYSTEM_SOFTWARE: (&str, &str) = (
-    "1d80c3ff-f932-424e-813a-17c49c0fb837",
-    "85e47b2c-5576-424a-a52a-f782e6ff0f57",
-);
+/// A runtime an app version depends on, and the version of it an installation desires.
+struct SystemSoftwareDef {
+    id: &'static str,
+    version_id: &'static str,
+    /// `name` and `externalVersion` of the installation's `systemSoftware[]` entry, which the
+    /// spec requires (the recorded bodies predate that and lack both).
+    name: &'static str,
+    external_version: &'static str,
+}
+
+/// Node.js (real ids, reference 01; the version number is made up).
+const NODE_SYSTEM_SOFTWARE: SystemSoftwareDef = SystemSoftwareDef {
+    id: "1d80c3ff-f932-424e-813a-17c49c0fb837",
+    version_id: "85e47b2c-5576-424a-a52a-f782e6ff0f57",
+    name: "node",
+    external_version: "22.14.0",
+};
 /// Made-up ids: the Python runtime's system software.
-const PYTHON_SYSTEM_SOFTWARE: (&str, &str) = (
-    "75a387e5-42e3-49d0-b2b0-34cc9d1bbc9d",
-    "f8f94f3e-0041-4e19-b5fa-acc7a864c1b9",
-);
+const PYTHON_SYSTEM_SOFTWARE: SystemSoftwareDef = SystemSoftwareDef {
+    id: "75a387e5-42e3-49d0-b2b0-34cc9d1bbc9d",
+    version_id: "f8f94f3e-0041-4e19-b5fa-acc7a864c1b9",
+    name: "python",
+    external_version: "3.13.2",
+};
 /// Made-up ids: PHP for WordPress.
-const PHP_SYSTEM_SOFTWARE: (&str, &str) = (
-    "e25024c6-a761-433e-ba65-4c79ccaeb481",
-    "feac2e43-fcc5-4032-9405-3ff79ef22d4a",
-);
+const PHP_SYSTEM_SOFTWARE: SystemSoftwareDef = SystemSoftwareDef {
+    id: "e25024c6-a761-433e-ba65-4c79ccaeb481",
+    version_id: "feac2e43-fcc5-4032-9405-3ff79ef22d4a",
+    name: "php",
+    external_version: "8.4.7",
+};
 const CUSTOMER_ID: &str = "984c16d6-7bee-4f4c-9ba2-c17930ad8d4c";
 const SERVER_GROUP_ID: &str = "b448ef59-9b10-4968-ae28-bbb08ee8d765";
 
@@ -69,7 +86,7 @@ struct VersionDef {
     recommended: bool,
     doc_root_user_editable: bool,
     request_handler: Option<HandlerDef>,
-    system_software: (&'static str, &'static str),
+    system_software: &'static SystemSoftwareDef,
     inputs: &'static [InputDef],
 }
 
@@ -196,7 +213,7 @@ const VERSIONS: &[VersionDef] = &[
             name: "node-http",
             example_entrypoint: "yarn start",
         }),
-        system_software: NODE_SYSTEM_SOFTWARE,
+        system_software: &NODE_SYSTEM_SOFTWARE,
         inputs: NODE_INPUTS,
     },
     VersionDef {
@@ -209,7 +226,7 @@ const VERSIONS: &[VersionDef] = &[
             name: "node-http",
             example_entrypoint: "yarn start",
         }),
-        system_software: NODE_SYSTEM_SOFTWARE,
+        system_software: &NODE_SYSTEM_SOFTWARE,
         inputs: NODE_INPUTS,
     },
     VersionDef {
@@ -222,7 +239,7 @@ const VERSIONS: &[VersionDef] = &[
             name: "python-http",
             example_entrypoint: "python app.py",
         }),
-        system_software: PYTHON_SYSTEM_SOFTWARE,
+        system_software: &PYTHON_SYSTEM_SOFTWARE,
         inputs: PYTHON_INPUTS,
     },
     VersionDef {
@@ -235,7 +252,7 @@ const VERSIONS: &[VersionDef] = &[
             name: "python-http",
             example_entrypoint: "python app.py",
         }),
-        system_software: PYTHON_SYSTEM_SOFTWARE,
+        system_software: &PYTHON_SYSTEM_SOFTWARE,
         inputs: PYTHON_INPUTS,
     },
     VersionDef {
@@ -245,7 +262,7 @@ const VERSIONS: &[VersionDef] = &[
         recommended: true,
         doc_root_user_editable: false,
         request_handler: None,
-        system_software: PHP_SYSTEM_SOFTWARE,
+        system_software: &PHP_SYSTEM_SOFTWARE,
         inputs: WORDPRESS_INPUTS,
     },
 ];
@@ -293,7 +310,7 @@ fn version_json(version: &VersionDef) -> Value {
     }
     body.insert(
         "systemSoftwareDependencies".into(),
-        json!([{ "systemSoftwareId": version.system_software.0, "versionRange": "*" }]),
+        json!([{ "systemSoftwareId": version.system_software.id, "versionRange": "*" }]),
     );
     body.insert("userInputs".into(), Value::Array(inputs));
     Value::Object(body)
@@ -423,8 +440,6 @@ struct Installation {
     id: String,
     short_id: String,
     project: usize,
-    /// The project id as the creating request spelled it, echoed as `projectId`.
-    project_id: String,
     app: &'static AppDef,
     version: &'static VersionDef,
     description: String,
@@ -487,12 +502,16 @@ impl Installation {
             "linkedDatabases": [],
             "phase": phase,
             "projectDescription": project_description(project),
-            "projectId": self.project_id,
+            // Always the project's UUID, however the creating request spelled it.
+            "projectId": project.id,
             "shortId": self.short_id,
             // Real bodies carry only `desired` here, even when ready.
             "systemSoftware": [{
-                "systemSoftwareId": self.version.system_software.0,
-                "systemSoftwareVersion": { "desired": self.version.system_software.1 },
+                "externalVersion": self.version.system_software.external_version,
+                "name": self.version.system_software.name,
+                "systemSoftwareId": self.version.system_software.id,
+                "systemSoftwareVersion": { "desired": self.version.system_software.version_id },
+                "updateAvailable": false,
                 "updatePolicy": "patchLevel",
             }],
             "updateAvailable": false,
@@ -643,12 +662,11 @@ impl Mittwald {
             id: uuid::Uuid::new_v4().to_string(),
             short_id: self.new_short_id(),
             project,
-            project_id: seed.project_id,
             app,
             version,
             installation_path: derive_installation_path(&seed.description),
             description: seed.description,
-            custom_document_root: None,
+            custom_document_root: seed.custom_document_root,
             update_policy: seed.update_policy.unwrap_or_else(|| "none".to_owned()),
             user_inputs,
             created_at: now_rfc3339(),
@@ -830,7 +848,6 @@ impl Mittwald {
             id: uuid::Uuid::new_v4().to_string(),
             short_id: self.new_short_id(),
             project,
-            project_id: project_id.to_owned(),
             app,
             version,
             description: description.to_owned(),

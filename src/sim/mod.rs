@@ -9,19 +9,27 @@
 //!
 //! The simulator shares no code with berth's own provider flows on purpose: a shared
 //! misunderstanding of the platform would otherwise pass every test.
+//!
+//! Injected [`Fault`]s stand for what lies between a client and the platform: a busy gateway
+//! (a status, `Retry-After`), a slow network (`delay_ms`), a connection lost after the platform
+//! acted (`drop_after_processing`), a proxy's HTML page or a broken body (`garbage`), and a
+//! few of each at random (`probability`, seeded by [`SimOptions::seed`]). [`serve_tls`] serves
+//! the same over HTTPS.
 
 pub mod cloudfoundry;
 pub mod mittwald;
+mod tls;
 
 #[cfg(test)]
 mod cf_tests;
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,6 +52,16 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Prefix of the control API; requests under it need no token and are not recorded.
 const CONTROL_PREFIX: &str = "/__sim/";
+
+/// [`SimOptions::seed`] unless given: the same faults hit the same requests on every run.
+pub const DEFAULT_SEED: u64 = 0x6265_7274_6873_696d;
+
+/// Size of the body a [`Fault`] with `garbage: "huge"` answers with: larger than any body a
+/// client should read whole.
+pub const HUGE_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The kinds of [`Fault::garbage`].
+pub const GARBAGE_KINDS: [&str; 4] = ["html", "json", "huge", "missing-fields"];
 
 /// How the simulated platform behaves. Change it while running with [`SimHandle::set_options`]
 /// or `PATCH /__sim/options`.
@@ -89,6 +107,9 @@ pub struct SimOptions {
     /// Cloud Foundry: every Cloud Controller response carries this in `X-Cf-Warnings`
     /// (form-encoded; each line one warning, comma-separated like the platform does).
     pub cf_warnings: Option<String>,
+    /// Seed of the random draws of faults with a [`Fault::probability`]: one seed, one
+    /// sequence of faulted requests.
+    pub seed: u64,
 }
 
 impl Default for SimOptions {
@@ -115,6 +136,7 @@ impl Default for SimOptions {
             cf_crashes: false,
             cf_v2_disabled: false,
             cf_warnings: None,
+            seed: DEFAULT_SEED,
         }
     }
 }
@@ -134,13 +156,27 @@ pub struct RecordedRequest {
     pub body: String,
 }
 
-/// A canned failure: the next `count` platform requests that match answer `status` instead of
-/// reaching the platform.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// A canned failure for the next `count` platform requests that match.
+///
+/// What the platform does: with a `status` (or `garbage`) the request never reaches it and
+/// that is the answer; with `status: 0` (no status override, the JSON default) it is processed
+/// as usual. How the answer leaves: after `delay_ms`, with the extra `headers`, or not at all
+/// when `drop_after_processing` closes the connection instead. Examples as JSON for
+/// `POST /__sim/faults`:
+///
+/// - `{"status": 503, "headers": {"Retry-After": "2"}}`: a busy gateway, once;
+/// - `{"status": 307, "headers": {"Location": "https://elsewhere.invalid/"}}`: a redirect;
+/// - `{"delay_ms": 3000, "count": 5}`: the platform's answers, 3 s late, five times;
+/// - `{"drop_after_processing": true, "method": "POST"}`: the installation is created, then
+///   the connection closes without an answer;
+/// - `{"garbage": "html"}`: a proxy's 502 page instead of JSON;
+/// - `{"status": 503, "probability": 0.05, "count": 1000}`: about one request in twenty.
+#[derive(Clone, Debug, Deserialize)]
 pub struct Fault {
-    /// HTTP status to answer.
+    /// HTTP status to answer instead of the platform; 0 for none (the request is processed).
+    #[serde(default)]
     pub status: u16,
-    /// How many matching requests fail; 0 makes the fault inert. Defaults to 1 in JSON.
+    /// How many matching requests are faulted; 0 makes the fault inert. Defaults to 1 in JSON.
     #[serde(default = "one")]
     pub count: u32,
     /// Only requests with this method (any case) match; any method when absent.
@@ -152,17 +188,107 @@ pub struct Fault {
     /// Raw body to answer instead of the platform's error body for `status`.
     #[serde(default)]
     pub body: Option<String>,
+    /// Wait this long before answering (after the platform acted, if it does).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    /// Close the connection instead of answering: the client sees a reset or an incomplete
+    /// message although (with `status: 0`) the platform did what was asked.
+    #[serde(default)]
+    pub drop_after_processing: bool,
+    /// Answer one of [`GARBAGE_KINDS`] instead of the platform: `"html"`, a proxy's HTML error
+    /// page (`text/html`, `status` or 502); `"json"`, a cut-off JSON body; `"huge"`, a
+    /// [`HUGE_BODY_BYTES`] JSON array; `"missing-fields"`, `{}`. The last three are `200`
+    /// unless `status` says otherwise, with `application/json`.
+    #[serde(default)]
+    pub garbage: Option<String>,
+    /// Extra response headers on the faulted answer (replacing ones of the same name), e.g.
+    /// `Retry-After`, `X-RateLimit-Reset`, or `Location` with a 3xx `status`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Fault each matching request with this probability (0 to 1) while `count` lasts,
+    /// drawing from a generator seeded with [`SimOptions::seed`]; every request when absent.
+    #[serde(default)]
+    pub probability: Option<f64>,
 }
 
 fn one() -> u32 {
     1
 }
 
+/// Strikes once (`count` 1, as in JSON), every request, and does nothing yet: set at least a
+/// status, a delay, a drop, garbage or headers.
+impl Default for Fault {
+    fn default() -> Self {
+        Self {
+            status: 0,
+            count: 1,
+            method: None,
+            path_prefix: None,
+            body: None,
+            delay_ms: None,
+            drop_after_processing: false,
+            garbage: None,
+            headers: BTreeMap::new(),
+            probability: None,
+        }
+    }
+}
+
+impl Fault {
+    /// Why the fault cannot work as given, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if self.status != 0 && !(100..=599).contains(&self.status) {
+            return Some(format!("status {} is not an HTTP status", self.status));
+        }
+        if let Some(kind) = &self.garbage
+            && !GARBAGE_KINDS.contains(&kind.as_str())
+        {
+            return Some(format!(
+                "garbage {kind:?} is not one of {}",
+                GARBAGE_KINDS.join(", ")
+            ));
+        }
+        if let Some(p) = self.probability
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Some(format!("probability {p} is not between 0 and 1"));
+        }
+        for (name, value) in &self.headers {
+            if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || hyper::header::HeaderValue::from_str(value).is_err()
+            {
+                return Some(format!("header {name:?}: {value:?} is not a valid header"));
+            }
+        }
+        let does_something = self.status != 0
+            || self.delay_ms.is_some()
+            || self.drop_after_processing
+            || self.garbage.is_some()
+            || !self.headers.is_empty();
+        (!does_something).then(|| {
+            "a fault needs a status, delay_ms, drop_after_processing, garbage or headers".to_owned()
+        })
+    }
+
+    fn matches(&self, request: &Request) -> bool {
+        self.count > 0
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|method| method.eq_ignore_ascii_case(&request.method))
+            && self
+                .path_prefix
+                .as_deref()
+                .is_none_or(|prefix| request.path.starts_with(prefix))
+    }
+}
+
 /// An installation to place straight into the simulator's state, bypassing validation and the
 /// consistency delay (it is visible at once).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct SeedInstallation {
-    /// Project id, a UUID or a short id `p-xxxxxx`; echoed as the installation's `projectId`.
+    /// Project id, a UUID or a short id `p-xxxxxx` (a new short id stands for a project with a
+    /// new UUID); the installation's `projectId` is always the project's UUID.
     pub project_id: String,
     /// App id; must be one the simulator knows (see the constants in [`mittwald`]).
     pub app_id: String,
@@ -181,6 +307,9 @@ pub struct SeedInstallation {
     /// `none` when absent.
     #[serde(default)]
     pub update_policy: Option<String>,
+    /// `customDocumentRoot`, e.g. `/public`; absent from the body when not set.
+    #[serde(default)]
+    pub custom_document_root: Option<String>,
 }
 
 fn deserialize_user_inputs<'de, D: Deserializer<'de>>(
@@ -216,18 +345,19 @@ impl std::fmt::Debug for SimHandle {
 }
 
 impl SimHandle {
-    /// Base URL, `http://127.0.0.1:PORT` (no trailing slash).
+    /// Base URL, `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` when serving TLS (no
+    /// trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.shared.addr)
+        format!("{}://{}", self.shared.scheme(), self.shared.addr)
     }
 
-    /// The Cloud Foundry API base URL, `http://127.0.0.1:PORT/cf`: what a client targets
+    /// The Cloud Foundry API base URL, `{url}/cf`: what a client targets
     /// (`GET {cf_url}/v2/info`, `{cf_url}/v2/apps`, ...).
     pub fn cf_url(&self) -> String {
         format!("{}{}", self.url(), cloudfoundry::CF_PREFIX)
     }
 
-    /// The UAA base URL, `http://127.0.0.1:PORT/uaa` (tokens from `{uaa_url}/oauth/token`).
+    /// The UAA base URL, `{url}/uaa` (tokens from `{uaa_url}/oauth/token`).
     pub fn uaa_url(&self) -> String {
         format!("{}{}", self.url(), cloudfoundry::UAA_PREFIX)
     }
@@ -243,14 +373,36 @@ impl SimHandle {
     }
 
     /// Adds a fault; faults are consulted in the order they were injected.
+    ///
+    /// # Panics
+    /// When [`Fault::problem`] finds one: a test injecting it is broken.
     pub fn inject(&self, fault: Fault) {
+        if let Some(problem) = fault.problem() {
+            panic!("inject: {problem}");
+        }
         self.shared.lock().faults.push(fault);
     }
 
+    /// How many requests a fault has hit so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.shared.lock().faults_injected
+    }
+
+    /// How many platform requests arrived so far (control API requests not counted), also
+    /// beyond [`MAX_RECORDED_REQUESTS`].
+    pub fn requests_received(&self) -> u64 {
+        self.shared.lock().requests_received
+    }
+
     /// Changes the options in place; installations already changing keep the timing they
-    /// started with.
+    /// started with. A new [`SimOptions::seed`] restarts the random draws.
     pub fn set_options(&self, f: impl FnOnce(&mut SimOptions)) {
-        f(&mut self.shared.lock().options);
+        let mut state = self.shared.lock();
+        let seed = state.options.seed;
+        f(&mut state.options);
+        if state.options.seed != seed {
+            state.random = SplitMix64(state.options.seed);
+        }
     }
 
     /// Places an installation into the state and returns its id.
@@ -290,13 +442,28 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     options: SimOptions,
 ) -> std::io::Result<SimHandle> {
-    serve_with(listener, options, false)
+    serve_with(listener, options, false, None)
+}
+
+/// Like [`serve`], over TLS with the certificate chain and private key given as PEM (the key
+/// PKCS#8, PKCS#1 or SEC1). [`SimHandle::url`] is then `https://127.0.0.1:PORT`: for a client
+/// to verify the name, the certificate must name the IP address `127.0.0.1` (an IP SAN, e.g.
+/// rcgen's `generate_simple_self_signed(["localhost", "127.0.0.1"])`).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    options: SimOptions,
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> std::io::Result<SimHandle> {
+    let acceptor = tls::acceptor(cert_pem, key_pem)?;
+    serve_with(listener, options, false, Some(acceptor))
 }
 
 fn serve_with(
     listener: tokio::net::TcpListener,
     options: SimOptions,
     log_requests: bool,
+    tls: Option<tls::Acceptor>,
 ) -> std::io::Result<SimHandle> {
     let mut addr = listener.local_addr()?;
     // A server bound to every interface is still reached over loopback by its users.
@@ -306,9 +473,10 @@ fn serve_with(
     let shared = Arc::new(Shared {
         addr,
         log_requests,
+        tls: tls.is_some(),
         state: Mutex::new(State::new(options)),
     });
-    tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+    tokio::spawn(accept_loop(listener, Arc::clone(&shared), tls));
     Ok(SimHandle { shared })
 }
 
@@ -316,6 +484,23 @@ fn serve_with(
 /// runtime (e.g. tests that run the berth binary as a child process). The server lives until
 /// the process ends.
 pub fn start_background(options: SimOptions) -> std::io::Result<SimHandle> {
+    start_background_with(options, None)
+}
+
+/// [`start_background`] over TLS; see [`serve_tls`] for the certificate.
+pub fn start_background_tls(
+    options: SimOptions,
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> std::io::Result<SimHandle> {
+    let acceptor = tls::acceptor(cert_pem, key_pem)?;
+    start_background_with(options, Some(acceptor))
+}
+
+fn start_background_with(
+    options: SimOptions,
+    tls: Option<tls::Acceptor>,
+) -> std::io::Result<SimHandle> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -327,7 +512,7 @@ pub fn start_background(options: SimOptions) -> std::io::Result<SimHandle> {
         .spawn(move || {
             runtime.block_on(async move {
                 let started = tokio::net::TcpListener::from_std(listener)
-                    .and_then(|listener| serve_with(listener, options, false));
+                    .and_then(|listener| serve_with(listener, options, false, tls));
                 let running = started.is_ok();
                 // The receiver only goes away if the caller has already given up.
                 let _ = sender.send(started);
@@ -348,7 +533,7 @@ pub async fn run(listen: SocketAddr, options: SimOptions) -> anyhow::Result<()> 
         .await
         .with_context(|| format!("binding the simulator to {listen}"))?;
     let token = options.token.clone();
-    let handle = serve_with(listener, options, true)?;
+    let handle = serve_with(listener, options, true, None)?;
     eprintln!(
         "berth sim: mittwald API v2 at {} (send X-Access-Token: {token}; control API under {}/__sim/)",
         handle.url(),
@@ -393,10 +578,15 @@ async fn shutdown_signal() {
 struct Shared {
     addr: SocketAddr,
     log_requests: bool,
+    tls: bool,
     state: Mutex<State>,
 }
 
 impl Shared {
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         self.state
@@ -408,7 +598,10 @@ impl Shared {
 struct State {
     options: SimOptions,
     requests: VecDeque<RecordedRequest>,
+    requests_received: u64,
     faults: Vec<Fault>,
+    faults_injected: u64,
+    random: SplitMix64,
     rate: RateWindow,
     mittwald: mittwald::Mittwald,
     cloudfoundry: cloudfoundry::CloudFoundry,
@@ -417,9 +610,12 @@ struct State {
 impl State {
     fn new(options: SimOptions) -> Self {
         Self {
+            random: SplitMix64(options.seed),
             options,
             requests: VecDeque::new(),
+            requests_received: 0,
             faults: Vec::new(),
+            faults_injected: 0,
             rate: RateWindow {
                 started: Instant::now(),
                 used: 0,
@@ -430,6 +626,7 @@ impl State {
     }
 
     fn record(&mut self, request: &Request) {
+        self.requests_received += 1;
         if self.requests.len() >= MAX_RECORDED_REQUESTS {
             self.requests.pop_front();
         }
@@ -442,23 +639,41 @@ impl State {
         });
     }
 
-    /// Takes one use of the first matching fault, if any.
+    /// Takes one use of the first matching fault that strikes, if any. A fault with a
+    /// probability draws once per matching request; when it spares one, later faults may
+    /// still strike.
     fn take_fault(&mut self, request: &Request) -> Option<Fault> {
-        let fault = self.faults.iter_mut().find(|fault| {
-            fault.count > 0
+        let Self { faults, random, .. } = self;
+        let fault = faults.iter_mut().find(|fault| {
+            fault.matches(request)
                 && fault
-                    .method
-                    .as_deref()
-                    .is_none_or(|method| method.eq_ignore_ascii_case(&request.method))
-                && fault
-                    .path_prefix
-                    .as_deref()
-                    .is_none_or(|prefix| request.path.starts_with(prefix))
+                    .probability
+                    .is_none_or(|probability| random.next_unit() < probability)
         })?;
         fault.count -= 1;
         let taken = fault.clone();
         self.faults.retain(|fault| fault.count > 0);
+        self.faults_injected += 1;
         Some(taken)
+    }
+}
+
+/// SplitMix64: tiny, fast and plenty for deciding which requests a fault hits.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn next_unit(&mut self) -> f64 {
+        // The top 53 bits fill a double's mantissa exactly.
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -567,7 +782,11 @@ impl Reply {
     }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tls::Acceptor>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -578,23 +797,53 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
             }
         };
         let shared = Arc::clone(&shared);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let shared = Arc::clone(&shared);
-                async move { Ok::<_, Infallible>(handle(&shared, request).await) }
-            });
-            // A client hanging up mid-request is its own business.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                None => serve_connection(stream, shared).await,
+                Some(acceptor) => {
+                    // A client that never finishes its handshake must not hold a task forever.
+                    let handshake =
+                        tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        serve_connection(stream, shared).await;
+                    }
+                }
+            }
         });
     }
+}
+
+/// The service's error: drop the connection without an answer.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { handle(&shared, request).await }
+    });
+    // A client hanging up mid-request is its own business; a dropped answer ends up here too.
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 async fn handle(
     shared: &Shared,
     request: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
+) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
     let (parts, body) = request.into_parts();
     let (body, too_large) = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => (collected.to_bytes(), false),
@@ -604,25 +853,42 @@ async fn handle(
                 .is_some();
             if !too_large {
                 // The connection broke while sending the body; nobody is left to answer.
-                return to_response(Reply::empty(400));
+                return Ok(to_response(Reply::empty(400)));
             }
             (Bytes::new(), true)
         }
     };
     let request = Request::from_parts(&parts, body);
-    let reply = if request.path.starts_with(CONTROL_PREFIX) || request.path == "/__sim" {
-        control(shared, &request, too_large)
-    } else {
-        platform(shared, &request, too_large)
-    };
-    if shared.log_requests && !request.path.starts_with(CONTROL_PREFIX) {
-        // Method, path and status only: headers carry the token.
-        eprintln!("{} {} {}", request.method, request.path, reply.status);
+    if request.path.starts_with(CONTROL_PREFIX) || request.path == "/__sim" {
+        return Ok(to_response(control(shared, &request, too_large)));
     }
-    to_response(reply)
+    let outcome = platform(shared, &request, too_large);
+    if let Some(delay) = outcome.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if shared.log_requests {
+        // Method, path and status only: headers carry the token.
+        let status = if outcome.drop {
+            "dropped".to_owned()
+        } else {
+            outcome.reply.status.to_string()
+        };
+        eprintln!("{} {} {status}", request.method, request.path);
+    }
+    if outcome.drop {
+        return Err(Dropped);
+    }
+    Ok(to_response(outcome.reply))
 }
 
-fn platform(shared: &Shared, request: &Request, too_large: bool) -> Reply {
+/// A platform request's answer and how it leaves.
+struct Outcome {
+    reply: Reply,
+    delay: Option<Duration>,
+    drop: bool,
+}
+
+fn platform(shared: &Shared, request: &Request, too_large: bool) -> Outcome {
     let now = Instant::now();
     let mut state = shared.lock();
     state.record(request);
@@ -630,17 +896,36 @@ fn platform(shared: &Shared, request: &Request, too_large: bool) -> Reply {
     let window = state.options.rate_window;
     let verdict = state.rate.admit(limit, window, now);
     // Faults come first: a test that injects one wants exactly that answer.
-    let mut reply = if let Some(fault) = state.take_fault(request) {
-        match fault.body {
-            Some(body) => Reply::raw(fault.status, body),
+    let fault = state.take_fault(request);
+    let outcome = |reply: Reply| Outcome {
+        reply,
+        delay: fault
+            .as_ref()
+            .and_then(|fault| fault.delay_ms)
+            .map(Duration::from_millis),
+        drop: fault
+            .as_ref()
+            .is_some_and(|fault| fault.drop_after_processing),
+    };
+    if let Some(kind) = fault.as_ref().and_then(|fault| fault.garbage.as_deref()) {
+        // Something in between answered: none of the platform's headers.
+        let reply = garbage(kind, fault.as_ref().map_or(0, |fault| fault.status));
+        return outcome(with_fault_headers(reply, fault.as_ref()));
+    }
+    let mut reply = match &fault {
+        Some(fault) if fault.status != 0 => match &fault.body {
+            Some(body) => Reply::raw(fault.status, body.clone()),
             None => platform_error(request, fault.status),
+        },
+        _ if !verdict.allowed => platform_error(request, 429),
+        _ if too_large => platform_error(request, 413),
+        _ => {
+            let base_url = match request.header("host") {
+                Some(host) if !host.is_empty() => format!("{}://{host}", shared.scheme()),
+                _ => shared_url(shared),
+            };
+            dispatch(&mut state, request, now, &base_url)
         }
-    } else if !verdict.allowed {
-        platform_error(request, 429)
-    } else if too_large {
-        platform_error(request, 413)
-    } else {
-        dispatch(&mut state, request, now, shared.addr)
     };
     for (name, value) in verdict.headers {
         reply = reply.with_header(name, value);
@@ -654,23 +939,90 @@ fn platform(shared: &Shared, request: &Request, too_large: bool) -> Reply {
             }
         }
     }
+    outcome(with_fault_headers(reply, fault.as_ref()))
+}
+
+fn shared_url(shared: &Shared) -> String {
+    format!("{}://{}", shared.scheme(), shared.addr)
+}
+
+/// The fault's headers on `reply`, each replacing any of the same name.
+fn with_fault_headers(mut reply: Reply, fault: Option<&Fault>) -> Reply {
+    for (name, value) in fault.map(|fault| &fault.headers).into_iter().flatten() {
+        reply
+            .headers
+            .retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+        reply = reply.with_header(name, value.clone());
+    }
     reply
 }
 
-/// Routes a platform request to the simulated platform that owns its path.
-fn dispatch(state: &mut State, request: &Request, now: Instant, addr: SocketAddr) -> Reply {
+/// What a [`Fault::garbage`] answers; `status` 0 takes the kind's own.
+fn garbage(kind: &str, status: u16) -> Reply {
+    let or = |default: u16| if status == 0 { default } else { status };
+    match kind {
+        "html" => {
+            let status = or(502);
+            let title = match hyper::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|code| code.canonical_reason())
+            {
+                Some(reason) => format!("{status} {reason}"),
+                None => status.to_string(),
+            };
+            // nginx's own error page, as a load balancer in front of an API sends it.
+            Reply::raw(
+                status,
+                format!(
+                    "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+                ),
+            )
+            .with_header("content-type", "text/html")
+        }
+        "json" => Reply::raw(
+            or(200),
+            r#"{"id":"3f28d4f7-1dc3-43a2-97d3-84ee81e49bcc","phase":"rea"#.to_owned(),
+        ),
+        "huge" => Reply {
+            status: or(200),
+            headers: Vec::new(),
+            body: Some(huge_body()),
+        },
+        _ => Reply::raw(or(200), "{}".to_owned()),
+    }
+}
+
+/// A JSON array of [`HUGE_BODY_BYTES`] or a little more, made once.
+fn huge_body() -> Bytes {
+    static BODY: OnceLock<Bytes> = OnceLock::new();
+    BODY.get_or_init(|| {
+        let padding = "x".repeat(1000);
+        let mut body = String::with_capacity(HUGE_BODY_BYTES + 2048);
+        body.push('[');
+        let mut index = 0u64;
+        while body.len() < HUGE_BODY_BYTES {
+            if index > 0 {
+                body.push(',');
+            }
+            body.push_str(&format!(r#"{{"index":{index},"padding":"{padding}"}}"#));
+            index += 1;
+        }
+        body.push(']');
+        Bytes::from(body)
+    })
+    .clone()
+}
+
+/// Routes a platform request to the simulated platform that owns its path; `base_url` is the
+/// simulator as the client reached it, for the absolute URLs of discovery documents.
+fn dispatch(state: &mut State, request: &Request, now: Instant, base_url: &str) -> Reply {
     let State {
         options,
         mittwald,
         cloudfoundry,
         ..
     } = state;
-    // Discovery documents carry absolute URLs: use the address the client reached us at.
-    let base_url = match request.header("host") {
-        Some(host) if !host.is_empty() => format!("http://{host}"),
-        _ => format!("http://{addr}"),
-    };
-    if let Some(reply) = cloudfoundry.handle(options, request, now, &base_url) {
+    if let Some(reply) = cloudfoundry.handle(options, request, now, base_url) {
         return reply;
     }
     if let Some(reply) = mittwald.handle(options, request, now) {
@@ -706,20 +1058,37 @@ fn control(shared: &Shared, request: &Request, too_large: bool) -> Reply {
             Reply::empty(204)
         }
         ("POST", ["faults"]) => match serde_json::from_slice::<Fault>(&request.body) {
-            Ok(fault) if (100..=599).contains(&fault.status) => {
-                shared.lock().faults.push(fault);
-                Reply::empty(204)
-            }
-            Ok(fault) => control_error(
-                400,
-                &format!("status {} is not an HTTP status", fault.status),
-            ),
+            Ok(fault) => match fault.problem() {
+                None => {
+                    shared.lock().faults.push(fault);
+                    Reply::empty(204)
+                }
+                Some(problem) => control_error(400, &problem),
+            },
             Err(error) => control_error(400, &format!("invalid fault: {error}")),
         },
+        ("DELETE", ["faults"]) => {
+            shared.lock().faults.clear();
+            Reply::empty(204)
+        }
+        ("GET", ["stats"]) => {
+            let state = shared.lock();
+            Reply::json(
+                200,
+                &json!({
+                    "requests": state.requests_received,
+                    "faults_injected": state.faults_injected,
+                }),
+            )
+        }
         ("PATCH", ["options"]) => match serde_json::from_slice::<OptionsPatch>(&request.body) {
             Ok(patch) => {
                 let mut state = shared.lock();
+                let reseed = patch.seed;
                 patch.apply(&mut state.options);
+                if let Some(seed) = reseed {
+                    state.random = SplitMix64(seed);
+                }
                 Reply::json(200, &options_json(&state.options))
             }
             Err(error) => control_error(400, &format!("invalid options: {error}")),
@@ -782,6 +1151,8 @@ struct OptionsPatch {
     /// `null` clears the warnings, so a missing key and `null` differ.
     #[serde(default, deserialize_with = "deserialize_present")]
     cf_warnings: Option<Option<String>>,
+    /// Restarts the random draws of faults with a probability, even when unchanged.
+    seed: Option<u64>,
 }
 
 /// Credentials as `[[name, secret]]`, `[{"username": .., "password": ..}]` or
@@ -875,6 +1246,9 @@ impl OptionsPatch {
         if let Some(warnings) = self.cf_warnings {
             options.cf_warnings = warnings;
         }
+        if let Some(seed) = self.seed {
+            options.seed = seed;
+        }
     }
 }
 
@@ -899,6 +1273,7 @@ fn options_json(options: &SimOptions) -> Value {
         "cf_crashes": options.cf_crashes,
         "cf_v2_disabled": options.cf_v2_disabled,
         "cf_warnings": options.cf_warnings,
+        "seed": options.seed,
     })
 }
 

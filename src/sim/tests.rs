@@ -556,7 +556,7 @@ async fn injected_faults_answer_before_routing_then_run_out() {
         count: 2,
         method: Some("post".to_owned()),
         path_prefix: Some("/v2/projects/".to_owned()),
-        body: None,
+        ..Fault::default()
     });
     for _ in 0..2 {
         let response = sim.install(node_install("flaky")).await;
@@ -705,10 +705,12 @@ async fn seeded_installations_are_listed_with_filters_and_pagination() {
         .await
         .unwrap();
     assert_eq!(elsewhere[0]["phase"], "installing");
-    assert_eq!(elsewhere[0]["projectId"], "p-other1");
 
     let project: Value = sim.get("/v2/projects/p-other1").await.json().await.unwrap();
     assert_eq!(project["shortId"], "p-other1");
+    // An installation names its project by UUID, however the request spelled it (the spec's
+    // `format: uuid`).
+    assert_eq!(elsewhere[0]["projectId"], project["id"]);
     assert_eq!(project["directories"]["Web"], "/html");
     let by_uuid = project["id"].as_str().unwrap();
     let same: Value = sim

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# berth and its simulator against the vendors' own artifacts (issue 6):
+#   1. prism.sh: berth's mittwald scenarios and the vendor's JS client through Prism with the
+#      full vendor spec, both directions;
+#   2. mittwald-client.mjs: the vendor's JS client (@mittwald/api-client) straight at the simulator;
+#   3. cf-client.py: a real Cloud Foundry client (cloudfoundry-client) at the simulator.
+# (The recorded bodies are compared with the simulator's by `cargo test --test fidelity_bodies`.)
+#
+# Needs, done beforehand: `npm ci --prefix fidelity`, `pip install -r fidelity/requirements.txt`,
+# `cargo build`. Talks only to 127.0.0.1. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source fidelity/lib.sh
+
+started=$SECONDS
+say "prism $(fidelity/node_modules/.bin/prism --version)," \
+    "@mittwald/api-client $(node -p 'require("./fidelity/node_modules/@mittwald/api-client/package.json").version')," \
+    "cloudfoundry-client $(python3 -c 'from importlib.metadata import version; print(version("cloudfoundry-client"))')," \
+    "node $(node --version), $(python3 --version)"
+
+failed=()
+
+say "== 1. berth and @mittwald/api-client through prism"
+bash fidelity/prism.sh || failed+=("prism.sh")
+
+start_sim "$FIDELITY_TMP/sim.log"
+
+say "== 2. @mittwald/api-client against $SIM_URL"
+timeout 120 node fidelity/mittwald-client.mjs "$SIM_URL" >&2 || failed+=("mittwald-client.mjs")
+
+say "== 3. cloudfoundry-client against $SIM_URL/cf"
+timeout 120 python3 fidelity/cf-client.py "$SIM_URL" >&2 || failed+=("cf-client.py")
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    say "FAILED: ${failed[*]} ($((SECONDS - started)) s)"
+    exit 1
+fi
+say "all passed ($((SECONDS - started)) s)"
