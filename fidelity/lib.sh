@@ -2,7 +2,7 @@
 # and every process they start ended on exit. Needs bash, python3 (free ports) and the built
 # berth binary ($BERTH, default target/debug/berth).
 
-BERTH=${BERTH:-target/debug/berth}
+BERTH=${BERTH:-${CARGO_TARGET_DIR:-target}/debug/berth}
 FIDELITY_PIDS=()
 FIDELITY_TMP=$(mktemp -d "${TMPDIR:-/tmp}/berth-fidelity.XXXXXX")
 
