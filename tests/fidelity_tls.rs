@@ -79,3 +79,19 @@ fn an_untrusted_certificate_fails_at_once_and_names_berth_ca_cert() {
     );
     assert!(sim.requests().is_empty(), "nothing got through");
 }
+
+#[test]
+fn skipping_verification_works_and_warns_every_run() {
+    let (_, chain, key) = certificates();
+    let sim = https_sim(&chain, &key);
+    let mut env = mittwald_env(&sim, "insecure");
+    set(&mut env, "BERTH_INSECURE_SKIP_TLS_VERIFY", "true");
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning: BERTH_INSECURE_SKIP_TLS_VERIFY is set"),
+        "{}",
+        run.stderr
+    );
+}

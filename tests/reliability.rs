@@ -223,3 +223,155 @@ fn racing_runs_with_one_description_end_with_one_installation() {
         "each extra installation was removed by the run that made it"
     );
 }
+
+#[test]
+fn a_dropped_answer_to_the_post_is_looked_up_not_sent_again() {
+    let sim = sim(0);
+    sim.inject(Fault {
+        status: 0,
+        drop_after_processing: true,
+        ..fault(0, 1, "POST", "/v2/projects/")
+    });
+    let run = run(&mittwald_env(&sim, "dropped"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        count(&sim, "POST", "/v2/projects/"),
+        1,
+        "the POST is not repeated"
+    );
+    assert_eq!(sim.installations().len(), 1);
+    assert_eq!(
+        run.out("id"),
+        sim.installations()[0]["id"].as_str().unwrap()
+    );
+    assert_eq!(run.json["created"], true);
+}
+
+#[test]
+fn a_redirect_to_another_host_is_not_followed_and_the_token_stays_home() {
+    let elsewhere = sim(0);
+    let sim = sim(0);
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert(
+        "location".to_string(),
+        format!("{}/v2/apps/{NODE_APP_ID}/versions", elsewhere.url()),
+    );
+    sim.inject(Fault {
+        headers,
+        ..fault(307, 1, "GET", "/v2/apps/")
+    });
+    let run = run(&mittwald_env(&sim, "redirected"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("redirected to") && run.stderr.contains("same host"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing, and so no token, reached the other host"
+    );
+    assert!(!run.everything().contains(TOKEN));
+}
+
+#[test]
+fn a_redirect_within_the_host_is_followed() {
+    let sim = sim(0);
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert(
+        "location".to_string(),
+        format!("{}/v2/apps/{NODE_APP_ID}/versions", sim.url()),
+    );
+    sim.inject(Fault {
+        headers,
+        ..fault(307, 1, "GET", "/v2/apps/")
+    });
+    let run = run(&mittwald_env(&sim, "moved"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let versions: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/versions"))
+        .collect();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(
+        versions[1]
+            .headers
+            .get("x-access-token")
+            .map(String::as_str),
+        Some(TOKEN)
+    );
+}
+
+#[test]
+fn an_enormous_or_broken_body_is_an_error_not_a_crash() {
+    for garbage in ["huge", "json", "missing-fields"] {
+        let sim = sim(0);
+        sim.inject(Fault {
+            garbage: Some(garbage.into()),
+            ..fault(0, 1, "GET", "/v2/apps/")
+        });
+        let run = run(&mittwald_env(&sim, "garbage"));
+        assert_eq!(run.code, 1, "{garbage}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("listing the versions of Node.js"),
+            "{garbage}: {}",
+            run.stderr
+        );
+        if garbage == "huge" {
+            assert!(run.stderr.contains("larger than 4 MiB"), "{}", run.stderr);
+        }
+        assert_eq!(run.out("status"), "failed");
+    }
+    // A proxy's HTML error page (502) on a read is a busy gateway: retried, then fine.
+    let sim = sim(0);
+    sim.inject(Fault {
+        garbage: Some("html".into()),
+        ..fault(0, 1, "GET", "/v2/apps/")
+    });
+    let run = run(&mittwald_env(&sim, "garbage"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("502 Bad Gateway; retrying"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_while_waiting_exits_130_with_what_was_created() {
+    use std::process::Stdio;
+    let sim = sim(60_000);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .env_clear()
+        .envs(mittwald_env(&sim, "ctrl-c"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !sim.requests().iter().any(|r| r.method == "POST") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "berth never installed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let stopped = std::time::Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(1),
+        "stopped within a second"
+    );
+    assert_eq!(output.status.code(), Some(130));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["id"], sim.installations()[0]["id"]);
+    assert_eq!(json["status"], "pending");
+}
