@@ -10,6 +10,8 @@ use std::{sync::Once, time::Duration};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One request, response body included, must finish within this.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The server may stay silent this long between two reads.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
 /// `berth/0.1.0`.
 pub const USER_AGENT: &str = concat!("berth/", env!("CARGO_PKG_VERSION"));
 
@@ -54,6 +56,7 @@ pub fn client(common: &Common, auth: Option<(&'static str, &Secret)>) -> Result<
         .default_headers(headers)
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
         .redirect(same_origin_redirects());
     if let Some(pem) = &common.ca_cert {
         for cert in reqwest::Certificate::from_pem_bundle(pem).context("reading BERTH_CA_CERT")? {
