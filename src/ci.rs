@@ -1,6 +1,56 @@
 //! Log lines for people: stderr only, as stdout carries the one JSON line of outputs.
+//!
+//! The CI platform is told apart by its own variable, and gets its own niceties:
+//! - GitHub Actions (`GITHUB_ACTIONS=true`): secrets are masked with `::add-mask::`, waits are
+//!   folded into a `::group::`, warnings and errors become `::warning`/`::error` annotations.
+//!   The runner reads workflow commands from stderr as well as stdout, and shows an annotation's
+//!   message in the log in place of the command line.
+//! - GitLab CI (`GITLAB_CI=true`): waits are folded into a collapsible section.
+//! - Anywhere else: plain `berth: ...` lines.
 
-use std::fmt::Display;
+use crate::{Failure, config::Secret};
+use std::{
+    fmt::Display,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+/// The inputs that hold secrets: masked on GitHub before anything else is printed.
+pub const SECRET_VARS: &[&str] = &[
+    "BERTH_API_TOKEN",
+    "BERTH_CF_PASSWORD",
+    "BERTH_CF_CLIENT_SECRET",
+];
+
+/// The CI platform berth runs on, as far as its log lines care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// GitHub Actions: workflow commands.
+    GitHub,
+    /// GitLab CI: collapsible sections.
+    GitLab,
+    /// Anything else: plain lines.
+    Plain,
+}
+
+impl Platform {
+    /// The platform named by the environment of this process.
+    pub fn current() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The platform named by these variables: `GITHUB_ACTIONS=true` or `GITLAB_CI=true`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let is_true = |name| get(name).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        if is_true("GITHUB_ACTIONS") {
+            Self::GitHub
+        } else if is_true("GITLAB_CI") {
+            Self::GitLab
+        } else {
+            Self::Plain
+        }
+    }
+}
 
 /// A progress or information line.
 pub fn info(message: impl Display) {
@@ -9,19 +59,217 @@ pub fn info(message: impl Display) {
 
 /// Something the user should look at; the run goes on.
 pub fn warn(message: impl Display) {
-    eprintln!("berth: warning: {message}");
+    match Platform::current() {
+        Platform::GitHub => eprintln!("{}", github_command("warning", "berth", &message)),
+        _ => eprintln!("berth: warning: {message}"),
+    }
 }
 
 /// Why the run failed.
 pub fn error(message: impl Display) {
-    eprintln!("berth: error: {message}");
+    annotate_error("berth", message);
+}
+
+/// Why the run failed, titled by the kind of failure (the exit code's meaning).
+pub fn failure(failure: &Failure) {
+    let title = match failure {
+        Failure::Config(_) => "berth: invalid configuration",
+        Failure::Platform(_) => "berth: failed",
+        Failure::Timeout(_) => "berth: timed out",
+    };
+    annotate_error(title, failure);
+}
+
+fn annotate_error(title: &str, message: impl Display) {
+    match Platform::current() {
+        Platform::GitHub => eprintln!("{}", github_command("error", title, &message)),
+        _ => eprintln!("berth: error: {message}"),
+    }
 }
 
 /// Tells GitHub Actions to hide a secret that berth obtained itself (a UAA token) from every
-/// log line of the job. The runner reads workflow commands from stderr too, and drops the
-/// command line itself from the log; elsewhere nothing is printed.
-pub fn mask(secret: &crate::config::Secret) {
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        eprintln!("::add-mask::{}", secret.expose());
+/// log line of the job. The runner drops the command line itself from the log; elsewhere
+/// nothing is printed.
+pub fn mask(secret: &Secret) {
+    if Platform::current() == Platform::GitHub {
+        for line in mask_commands(secret.expose()) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Masks the secrets of the environment ([`SECRET_VARS`]) on GitHub Actions: call first, before
+/// any other line. GitHub masks `${{ secrets.X }}` values itself; this covers secrets that
+/// reach berth another way (a value computed in an earlier step, a job-level `env:`).
+pub fn mask_env_secrets() {
+    if Platform::current() != Platform::GitHub {
+        return;
+    }
+    for var in SECRET_VARS {
+        if let Ok(value) = std::env::var(var) {
+            for line in mask_commands(&value) {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// The `::add-mask::` lines for a secret: the whole value, and each of its lines, as GitHub
+/// masks line by line. Nothing for an empty value.
+pub fn mask_commands(secret: &str) -> Vec<String> {
+    let mut values = vec![secret.trim()];
+    if secret.contains(['\n', '\r']) {
+        values.extend(secret.lines().map(str::trim));
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for value in values.into_iter().filter(|v| !v.is_empty()) {
+        let line = format!("::add-mask::{}", escape_data(value));
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// A GitHub workflow command with a title: `::error title=T::MESSAGE`, escaped.
+pub fn github_command(command: &str, title: &str, message: &impl Display) -> String {
+    format!(
+        "::{command} title={}::{}",
+        escape_property(title),
+        escape_data(&message.to_string())
+    )
+}
+
+/// Escapes a workflow command's message: `%`, CR and LF.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value: as [`escape_data`], and `:` and `,`.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A folded part of the log, open while this value lives: a `::group::` on GitHub, a
+/// collapsible section on GitLab, nothing elsewhere. Dropping it (also when the future that
+/// holds it is dropped on Ctrl-C) ends the part.
+#[must_use = "the section ends when this value is dropped"]
+pub struct Section {
+    platform: Platform,
+    name: String,
+}
+
+/// Starts a folded part of the log with this header.
+pub fn section(header: impl Display) -> Section {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let platform = Platform::current();
+    let name = format!("berth_wait_{}", COUNT.fetch_add(1, Ordering::Relaxed) + 1);
+    match platform {
+        Platform::GitHub => eprintln!("::group::{}", escape_data(&header.to_string())),
+        Platform::GitLab => eprintln!("{}", gitlab_section_start(unix_now(), &name, &header)),
+        Platform::Plain => {}
+    }
+    Section { platform, name }
+}
+
+impl Drop for Section {
+    fn drop(&mut self) {
+        match self.platform {
+            Platform::GitHub => eprintln!("::endgroup::"),
+            Platform::GitLab => eprintln!("{}", gitlab_section_end(unix_now(), &self.name)),
+            Platform::Plain => {}
+        }
+    }
+}
+
+/// `section_start:TS:NAME\r\e[0KHEADER`: GitLab folds the lines up to the matching end.
+pub fn gitlab_section_start(unix_ts: u64, name: &str, header: &impl Display) -> String {
+    // The header is one line; a line break would end the section's title early.
+    let header = header.to_string().replace(['\r', '\n'], " ");
+    format!("section_start:{unix_ts}:{name}\r\x1b[0K{header}")
+}
+
+/// `section_end:TS:NAME\r\e[0K`.
+pub fn gitlab_section_end(unix_ts: u64, name: &str) -> String {
+    format!("section_end:{unix_ts}:{name}\r\x1b[0K")
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_comes_from_its_own_variable() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            Platform::from_lookup(env(&[("GITHUB_ACTIONS", "true")])),
+            Platform::GitHub
+        );
+        assert_eq!(
+            Platform::from_lookup(env(&[("GITLAB_CI", "true")])),
+            Platform::GitLab
+        );
+        assert_eq!(
+            Platform::from_lookup(env(&[("GITHUB_ACTIONS", "false"), ("CI", "true")])),
+            Platform::Plain
+        );
+        assert_eq!(Platform::from_lookup(env(&[])), Platform::Plain);
+    }
+
+    #[test]
+    fn commands_escape_their_message_and_properties() {
+        assert_eq!(
+            github_command("error", "berth: failed, twice", &"100% sure\r\nno: really"),
+            "::error title=berth%3A failed%2C twice::100%25 sure%0D%0Ano: really"
+        );
+        assert_eq!(escape_data("a%0Ab"), "a%250Ab");
+    }
+
+    #[test]
+    fn multi_line_secrets_are_masked_whole_and_line_by_line() {
+        assert_eq!(
+            mask_commands("line one\nline%two\n"),
+            [
+                "::add-mask::line one%0Aline%25two",
+                "::add-mask::line one",
+                "::add-mask::line%25two"
+            ]
+        );
+        assert_eq!(mask_commands("tok"), ["::add-mask::tok"]);
+        assert!(mask_commands("  ").is_empty());
+    }
+
+    #[test]
+    fn gitlab_sections_have_the_documented_shape() {
+        assert_eq!(
+            gitlab_section_start(1700000000, "berth_wait_1", &"waiting\nfor x"),
+            "section_start:1700000000:berth_wait_1\r\x1b[0Kwaiting for x"
+        );
+        assert_eq!(
+            gitlab_section_end(1700000001, "berth_wait_1"),
+            "section_end:1700000001:berth_wait_1\r\x1b[0K"
+        );
+    }
+
+    #[test]
+    fn every_secret_variable_is_an_input() {
+        for var in SECRET_VARS {
+            assert!(crate::config::INPUTS.iter().any(|i| i.var == *var), "{var}");
+        }
     }
 }

@@ -103,6 +103,7 @@ fn listen_address(args: &[&str]) -> Result<SocketAddr, String> {
 
 /// `berth`: the job as CI runs it.
 async fn job() -> u8 {
+    ci::mask_env_secrets();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(errors) => {
@@ -149,7 +150,7 @@ fn report(mut outputs: Outputs, sinks: &Sinks, result: Result<u8, Failure>) -> u
     let code = match result {
         Ok(code) => code,
         Err(failure) => {
-            ci::error(&failure);
+            ci::failure(&failure);
             outputs.status = match failure {
                 Failure::Timeout(_) => Status::Pending,
                 _ => Status::Failed,

@@ -74,11 +74,15 @@ where
     let mut interval = FIRST_INTERVAL;
     let mut last_state: Option<String> = None;
     let mut last_line = start;
+    // Folded in the CI log from the first "not yet" until this function returns or is dropped.
+    let mut section = None;
     loop {
         let state = match poll().await.map_err(WaitError::Failed)? {
             Poll::Ready(value) => return Ok(value),
             Poll::Pending(state) => state,
         };
+        section
+            .get_or_insert_with(|| crate::ci::section(format_args!("berth: waiting for {what}")));
         let now = Instant::now();
         if last_state.as_ref() != Some(&state) || now - last_line >= PROGRESS_EVERY {
             crate::ci::info(format_args!(
