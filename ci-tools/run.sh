@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 venv="$root/target/ci-tools/venv"
-berth="$root/target/debug/berth"
+berth="${CARGO_TARGET_DIR:-$root/target}/debug/berth"
 started=$SECONDS
 passed=0
 
