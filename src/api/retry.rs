@@ -11,8 +11,9 @@
 //!
 //! Every retry stays inside the run's deadline and prints one line saying why.
 
-use crate::ci;
+use crate::{ci, wait::Budget};
 use reqwest::{Method, Request, Response, StatusCode, header::HeaderMap};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -29,18 +30,22 @@ pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Marks a response berth made up itself because the real one could not be used.
 pub const SYNTHETIC_HEADER: &str = "x-berth-error";
 
-/// What the generated clients carry along: the run's deadline.
-#[derive(Debug, Clone, Copy)]
+/// What the generated clients carry along: the run's deadline, and the rate-limit budget every
+/// response updates and every wait paces itself by.
+#[derive(Debug, Clone)]
 pub struct Policy {
     /// No retry pause reaches past this.
     pub deadline: Instant,
+    /// The platform's last word on its rate limit.
+    pub budget: Arc<Budget>,
 }
 
 impl Policy {
-    /// A policy whose deadline is `timeout` from now.
-    pub fn within(timeout: Duration) -> Self {
+    /// A policy with this deadline and a budget not known yet.
+    pub fn until(deadline: Instant) -> Self {
         Self {
-            deadline: Instant::now() + timeout,
+            deadline,
+            budget: Arc::default(),
         }
     }
 }
@@ -62,6 +67,9 @@ pub async fn send(
     let mut attempt = 1;
     loop {
         let outcome = http.execute(current).await;
+        if let Ok(response) = &outcome {
+            policy.budget.observe(response.headers());
+        }
         let (why, wait) = match &outcome {
             Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => (
                 "429 Too Many Requests".to_string(),

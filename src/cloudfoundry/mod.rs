@@ -35,20 +35,20 @@ pub async fn run(
     progress: &Progress,
 ) -> Result<(), Failure> {
     let deadline = Instant::now() + common.wait_timeout;
-    let policy = api::Policy { deadline };
+    let policy = api::Policy::until(deadline);
     progress.update(|o| o.app_name = Some(target.name.clone()));
     // Logging in needs no token; everything after it does.
     let plain = http::client(common, None)?;
     let endpoint = auth::token_endpoint(&Client::new_with_client(
         &common.api_url,
         plain.clone(),
-        policy,
+        policy.clone(),
     ))
     .await?;
     let token = auth::token(&plain, &policy, &target.auth, endpoint.as_deref()).await?;
     let bearer = Secret::new(format!("bearer {}", token.expose()));
     let http = http::client(common, Some(("authorization", &bearer)))?;
-    let client = Client::new_with_client(&common.api_url, http.clone(), policy);
+    let client = Client::new_with_client(&common.api_url, http.clone(), policy.clone());
     let job = Job {
         policy,
         client,
@@ -312,7 +312,7 @@ impl Job<'_> {
             return Ok(());
         }
         let what = format!("upload job {}", job.guid);
-        wait::until(&what, self.policy.deadline, || async {
+        wait::until(&what, self.policy.deadline, &self.policy.budget, || async {
             let job = call(self.client.get_job().guid(&job.guid).send())
                 .await
                 .with_context(|| format!("reading upload job {}", job.guid))?;
@@ -353,6 +353,7 @@ impl Job<'_> {
         wait::until(
             &format!("app {:?} to stage", self.target.name),
             staging_deadline,
+            &self.policy.budget,
             || async {
                 let app = call(self.client.get_app().guid(guid).send())
                     .await
@@ -384,6 +385,7 @@ impl Job<'_> {
         wait::until(
             &format!("app {:?} to start", self.target.name),
             startup_deadline,
+            &self.policy.budget,
             || async {
                 let instances = match call(self.client.get_app_instances().guid(guid).send()).await
                 {

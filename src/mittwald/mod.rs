@@ -49,13 +49,14 @@ const TOKEN_HEADER: &str = "x-access-token";
 pub async fn run(common: &Common, target: &Mittwald, progress: &Progress) -> Result<(), Failure> {
     let deadline = Instant::now() + common.wait_timeout;
     let http = http::client(common, Some((TOKEN_HEADER, &target.token)))?;
-    let client = Client::new_with_client(&common.api_url, http, api::Policy { deadline });
+    let policy = api::Policy::until(deadline);
+    let client = Client::new_with_client(&common.api_url, http, policy.clone());
     let job = Job {
         client,
         common,
         target,
         progress,
-        deadline,
+        policy,
     };
     job.run().await
 }
@@ -65,7 +66,8 @@ struct Job<'a> {
     common: &'a Common,
     target: &'a Mittwald,
     progress: &'a Progress,
-    deadline: Instant,
+    /// The run's deadline and rate-limit budget (the client carries the same).
+    policy: api::Policy,
 }
 
 /// What the run will do to an existing installation.
@@ -152,7 +154,7 @@ impl Job<'_> {
         let mut matching = self.find_all(app, None).await?;
         // Two at once may be a racing run's twin that it is about to remove: look again shortly.
         for _ in 0..TWIN_LOOKS {
-            if matching.len() < 2 || Instant::now() + TWIN_PAUSE >= self.deadline {
+            if matching.len() < 2 || Instant::now() + TWIN_PAUSE >= self.policy.deadline {
                 break;
             }
             tokio::time::sleep(TWIN_PAUSE).await;
@@ -287,7 +289,7 @@ impl Job<'_> {
             let pause = api::retry::FIRST_BACKOFF * attempt;
             if !unknown
                 || attempt >= api::retry::MAX_ATTEMPTS
-                || Instant::now() + pause >= self.deadline
+                || Instant::now() + pause >= self.policy.deadline
             {
                 return Err(anyhow::Error::new(e)
                     .context(format!("creating an app installation in project {project}"))
@@ -439,7 +441,7 @@ impl Job<'_> {
                 Ok(r) => return Ok(etag_of(&r)),
                 Err(e) => ApiError::from_client(e).await,
             };
-            if e.message.contains("APP_PHASE_READY") && Instant::now() < self.deadline {
+            if e.message.contains("APP_PHASE_READY") && Instant::now() < self.policy.deadline {
                 ci::info("the installation is busy; waiting until it is ready to change it");
                 self.wait_ready(id, None, &[]).await?;
                 continue;
@@ -551,7 +553,8 @@ impl Job<'_> {
         let since = Instant::now();
         wait::until(
             &format!("installation {id} to become visible"),
-            self.deadline,
+            self.policy.deadline,
+            &self.policy.budget,
             || async move {
                 match self.get(id, etag).await {
                     Ok(i) => Ok(Poll::Ready(i)),
@@ -576,35 +579,40 @@ impl Job<'_> {
     ) -> Result<AppInstallation, Failure> {
         let what = format!("installation {id}");
         let since = Instant::now();
-        wait::until(&what, self.deadline, || async move {
-            let installation = match self.get(id, etag).await {
-                Ok(i) => i,
-                Err(e) if not_visible_yet(&e, since) => {
-                    return Ok(Poll::Pending("not visible yet".into()));
+        wait::until(
+            &what,
+            self.policy.deadline,
+            &self.policy.budget,
+            || async move {
+                let installation = match self.get(id, etag).await {
+                    Ok(i) => i,
+                    Err(e) if not_visible_yet(&e, since) => {
+                        return Ok(Poll::Pending("not visible yet".into()));
+                    }
+                    Err(e) => {
+                        return Err(
+                            anyhow::Error::new(e).context(format!("reading app installation {id}"))
+                        );
+                    }
+                };
+                self.record(&installation, versions);
+                let phase = phase(&installation);
+                if is_ready(&installation) {
+                    return Ok(Poll::Ready(installation));
                 }
-                Err(e) => {
-                    return Err(
-                        anyhow::Error::new(e).context(format!("reading app installation {id}"))
-                    );
+                if phase == "disabled" || installation.disabled {
+                    return Err(anyhow!(
+                        "installation {} is disabled: it will not become ready",
+                        display_name(&installation)
+                    ));
                 }
-            };
-            self.record(&installation, versions);
-            let phase = phase(&installation);
-            if is_ready(&installation) {
-                return Ok(Poll::Ready(installation));
-            }
-            if phase == "disabled" || installation.disabled {
-                return Err(anyhow!(
-                    "installation {} is disabled: it will not become ready",
-                    display_name(&installation)
-                ));
-            }
-            let mut state = format!("phase {phase}");
-            if let Some(error) = installation.last_error.as_deref().filter(|e| !e.is_empty()) {
-                state.push_str(&format!(", last error: {error}"));
-            }
-            Ok(Poll::Pending(state))
-        })
+                let mut state = format!("phase {phase}");
+                if let Some(error) = installation.last_error.as_deref().filter(|e| !e.is_empty()) {
+                    state.push_str(&format!(", last error: {error}"));
+                }
+                Ok(Poll::Pending(state))
+            },
+        )
         .await
         .map_err(Failure::from)
     }
