@@ -533,50 +533,20 @@ fn a_busy_installation_is_waited_for_before_it_is_patched() {
 #[cfg(unix)]
 #[test]
 fn sigterm_while_waiting_exits_143_with_the_id_in_the_outputs() {
-    use std::{
-        process::Stdio,
-        time::{Duration, Instant},
-    };
     let sim = sim(60_000);
-    let dir = tempfile::tempdir().unwrap();
-    let github_output = dir.path().join("github_output");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
-        .env_clear()
-        .envs(mittwald_env(&sim, "interrupted"))
-        .env("GITHUB_OUTPUT", &github_output)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !sim.requests().iter().any(|r| r.method == "POST") {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "berth never installed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let stopped = Instant::now();
-    let output = child.wait_with_output().unwrap();
+    let stopped = interrupt_while_waiting(&sim, &mittwald_env(&sim, "interrupted"), "TERM");
     assert!(
-        stopped.elapsed() < Duration::from_secs(2),
-        "took {:?} to stop",
-        stopped.elapsed()
+        stopped.stopped_in < std::time::Duration::from_secs(1),
+        "took {:?}",
+        stopped.stopped_in
     );
-    assert_eq!(output.status.code(), Some(143));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(stopped.code, Some(143));
     let id = sim.installations()[0]["id"].as_str().unwrap().to_string();
-    assert_eq!(json["id"], id.as_str());
-    assert_eq!(json["status"], "pending");
+    assert_eq!(stopped.json["id"], id.as_str());
+    assert_eq!(stopped.json["status"], "pending");
     assert!(
-        std::fs::read_to_string(github_output)
-            .unwrap()
+        stopped
+            .github_output
             .contains(&format!("installation-id={id}\n"))
     );
 }

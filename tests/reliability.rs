@@ -341,37 +341,14 @@ fn an_enormous_or_broken_body_is_an_error_not_a_crash() {
 #[cfg(unix)]
 #[test]
 fn sigint_while_waiting_exits_130_with_what_was_created() {
-    use std::process::Stdio;
     let sim = sim(60_000);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
-        .env_clear()
-        .envs(mittwald_env(&sim, "ctrl-c"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !sim.requests().iter().any(|r| r.method == "POST") {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "berth never installed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let stopped = std::time::Instant::now();
-    let output = child.wait_with_output().unwrap();
+    let stopped = interrupt_while_waiting(&sim, &mittwald_env(&sim, "ctrl-c"), "INT");
     assert!(
-        stopped.elapsed() < Duration::from_secs(1),
-        "stopped within a second"
+        stopped.stopped_in < Duration::from_secs(1),
+        "took {:?}",
+        stopped.stopped_in
     );
-    assert_eq!(output.status.code(), Some(130));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json["id"], sim.installations()[0]["id"]);
-    assert_eq!(json["status"], "pending");
+    assert_eq!(stopped.code, Some(130));
+    assert_eq!(stopped.json["id"], sim.installations()[0]["id"]);
+    assert_eq!(stopped.json["status"], "pending");
 }

@@ -164,3 +164,56 @@ pub fn cf_env(sim: &SimHandle, name: &str) -> Vec<(String, String)> {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
 }
+
+/// What a run interrupted by a signal left behind.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub code: Option<i32>,
+    /// How long it took to stop after the signal.
+    pub stopped_in: Duration,
+    pub json: Value,
+    pub github_output: String,
+}
+
+/// Starts `berth` with `env`, sends `signal` (`INT`, `TERM`) once it has created something
+/// (its POST reached `sim`) and is waiting, and collects what it wrote.
+#[cfg(unix)]
+pub fn interrupt_while_waiting(
+    sim: &SimHandle,
+    env: &[(String, String)],
+    signal: &str,
+) -> Interrupted {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let github_output = dir.path().join("github_output");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .env_clear()
+        .envs(env.iter().cloned())
+        .env("GITHUB_OUTPUT", &github_output)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting berth");
+    let start = std::time::Instant::now();
+    while !sim.requests().iter().any(|r| r.method == "POST") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "berth never created anything"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let signalled = std::time::Instant::now();
+    let output = child.wait_with_output().expect("waiting for berth");
+    Interrupted {
+        code: output.status.code(),
+        stopped_in: signalled.elapsed(),
+        json: serde_json::from_slice(&output.stdout).unwrap_or(Value::Null),
+        github_output: std::fs::read_to_string(github_output).unwrap_or_default(),
+    }
+}
