@@ -59,12 +59,8 @@ struct Cf {
 
 impl Cf {
     async fn start(options: SimOptions) -> Self {
-        // reqwest is built without a default TLS provider; plain HTTP still wants one installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let handle = serve(listener, options).await.unwrap();
         Self {
-            handle,
+            handle: serve_for_test(options).await,
             client: Client::builder().build().unwrap(),
         }
     }

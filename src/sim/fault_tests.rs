@@ -22,18 +22,12 @@ impl Sim {
     }
 
     async fn with(options: SimOptions) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let handle = serve(
-            listener,
-            SimOptions {
-                time_to_ready: Duration::ZERO,
-                consistency_delay: Duration::ZERO,
-                ..options
-            },
-        )
-        .await
-        .unwrap();
+        let handle = serve_for_test(SimOptions {
+            time_to_ready: Duration::ZERO,
+            consistency_delay: Duration::ZERO,
+            ..options
+        })
+        .await;
         Self {
             handle,
             // Redirect faults are looked at, not followed.

@@ -20,6 +20,15 @@ pub mod cloudfoundry;
 pub mod mittwald;
 mod tls;
 
+/// What the simulator's own tests share: a simulator on a free loopback port.
+#[cfg(test)]
+async fn serve_for_test(options: SimOptions) -> SimHandle {
+    // reqwest is built without a default TLS provider; plain HTTP still wants one installed.
+    crate::http::install_crypto_provider();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(listener, options).await.unwrap()
+}
+
 #[cfg(test)]
 mod cf_tests;
 #[cfg(test)]
