@@ -406,7 +406,7 @@ fn a_dry_run_sends_no_write() {
 }
 
 /// (variable, value or None to remove it, variable the message must name)
-const BAD: &[(&str, Option<&str>, &str)] = &[
+const BAD: &[BadInput] = &[
     ("BERTH_MEMORY", Some("12 parsecs"), "BERTH_MEMORY"),
     ("BERTH_MEMORY", Some("0"), "BERTH_MEMORY"),
     ("BERTH_DISK_QUOTA", Some("1.5G"), "BERTH_DISK_QUOTA"),
@@ -443,22 +443,7 @@ const BAD: &[(&str, Option<&str>, &str)] = &[
 #[test]
 fn bad_cloud_foundry_inputs_exit_2_naming_the_variable_with_no_request() {
     let sim = cf_sim(|_| {});
-    for (var, value, named) in BAD {
-        let mut env = cf_env(&sim, "config");
-        match value {
-            Some(v) => set(&mut env, var, v),
-            None => unset(&mut env, var),
-        }
-        let run = run(&env);
-        let case = format!("{var}={value:?}");
-        assert_eq!(run.code, 2, "{case}: {}", run.stderr);
-        assert!(run.stderr.contains(named), "{case}: {}", run.stderr);
-        assert!(sim.requests().is_empty(), "{case}: {:?}", sim.requests());
-        assert!(
-            !run.everything().contains(CF_PASSWORD),
-            "{case}: the password leaked"
-        );
-    }
+    assert_bad_inputs(&sim, &cf_env(&sim, "config"), BAD, CF_PASSWORD);
     // A start command longer than the platform takes, and a Docker image with bits.
     let mut env = cf_env(&sim, "config");
     set(&mut env, "BERTH_COMMAND", &"x".repeat(4097));

@@ -5,7 +5,7 @@ mod support;
 use support::*;
 
 /// (variable to change, value or None to remove it, variable the message must name)
-const CASES: &[(&str, Option<&str>, &str)] = &[
+const CASES: &[BadInput] = &[
     ("BERTH_PROVIDER", None, "BERTH_PROVIDER"),
     ("BERTH_PROVIDER", Some("heroku"), "BERTH_PROVIDER"),
     ("BERTH_API_TOKEN", None, "BERTH_API_TOKEN"),
@@ -66,32 +66,7 @@ const CASES: &[(&str, Option<&str>, &str)] = &[
 fn each_bad_input_exits_2_naming_its_variable_before_any_request() {
     let sim = sim(0);
     assert!(CASES.len() >= 15);
-    for (var, value, named) in CASES {
-        let mut env = mittwald_env(&sim, "config");
-        match value {
-            Some(v) => set(&mut env, var, v),
-            None => unset(&mut env, var),
-        }
-        let run = run(&env);
-        let case = format!("{var}={value:?}");
-        assert_eq!(run.code, 2, "{case}: {}", run.stderr);
-        assert!(
-            run.stderr.contains(named),
-            "{case}: message does not name {named}: {}",
-            run.stderr
-        );
-        assert_eq!(run.out("status"), "failed", "{case}");
-        assert!(run.out("error").contains(named), "{case}");
-        assert!(
-            sim.requests().is_empty(),
-            "{case}: requests were sent: {:?}",
-            sim.requests()
-        );
-        assert!(
-            !run.everything().contains(TOKEN),
-            "{case}: the token leaked"
-        );
-    }
+    assert_bad_inputs(&sim, &mittwald_env(&sim, "config"), CASES, TOKEN);
 }
 
 #[test]

@@ -217,3 +217,43 @@ pub fn interrupt_while_waiting(
         github_output: std::fs::read_to_string(github_output).unwrap_or_default(),
     }
 }
+
+/// A bad-input case: the variable to change, its value (`None` removes it), and the variable the
+/// message must name.
+pub type BadInput = (&'static str, Option<&'static str>, &'static str);
+
+/// Runs each case on top of `base` and checks what a user would: exit 2, the variable named in
+/// stderr and in the `error` output, `status` failed, no request sent, and no secret printed.
+pub fn assert_bad_inputs(
+    sim: &SimHandle,
+    base: &[(String, String)],
+    cases: &[BadInput],
+    secret: &str,
+) {
+    for (var, value, named) in cases {
+        let mut env = base.to_vec();
+        match value {
+            Some(v) => set(&mut env, var, v),
+            None => unset(&mut env, var),
+        }
+        let run = run(&env);
+        let case = format!("{var}={value:?}");
+        assert_eq!(run.code, 2, "{case}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(named),
+            "{case}: message does not name {named}: {}",
+            run.stderr
+        );
+        assert_eq!(run.out("status"), "failed", "{case}");
+        assert!(run.out("error").contains(named), "{case}");
+        assert!(
+            sim.requests().is_empty(),
+            "{case}: requests were sent: {:?}",
+            sim.requests()
+        );
+        assert!(
+            !run.everything().contains(secret),
+            "{case}: a secret leaked"
+        );
+    }
+}
