@@ -153,4 +153,5 @@ fn version_names_the_spec_it_was_generated_from() {
         "{text}"
     );
     assert!(text.contains("mittwald API 2.0"), "{text}");
+    assert!(text.contains("Cloud Foundry API 2.0"), "{text}");
 }
