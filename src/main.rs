@@ -109,7 +109,7 @@ async fn job() -> u8 {
         Ok(config) => config,
         Err(errors) => {
             // Still tell the next step what happened, wherever it reads.
-            let vars: Vec<(String, String)> = std::env::vars().collect();
+            let vars: Vec<(String, String)> = berth::config::env_vars().collect();
             let outputs = Outputs {
                 provider: std::env::var("BERTH_PROVIDER").unwrap_or_default(),
                 status: Status::Failed,

@@ -67,6 +67,27 @@ pub struct Outputs {
     pub error: Option<String>,
 }
 
+/// Output keys whose dotenv names (`BERTH_` + key) are also inputs: a later berth job that
+/// receives an earlier one's dotenv report would read them as its own inputs.
+pub const KEYS_SHADOWING_INPUTS: &[&str] =
+    &["provider", "app_version", "installation_path", "state"];
+
+/// Keys only ever written as outputs; seeing `BERTH_STATUS` and `BERTH_CREATED` together in the
+/// environment means an earlier berth job's dotenv report was passed on.
+pub const OUTPUT_ONLY_KEYS: &[&str] = &[
+    "id",
+    "installation_id",
+    "short_id",
+    "app_version_id",
+    "phase",
+    "app_guid",
+    "app_name",
+    "package_state",
+    "created",
+    "status",
+    "error",
+];
+
 impl Outputs {
     /// The outputs as ordered pairs, keys in snake_case: the one source for every sink.
     pub fn pairs(&self) -> Vec<(&'static str, Value)> {
@@ -153,9 +174,13 @@ impl Outputs {
 
     /// `BERTH_KEY=value` lines as GitLab's dotenv report takes them: one line each, no quotes
     /// needed, no multi-line values.
+    ///
+    /// `dry_run` is left out: as `BERTH_DRY_RUN` it would turn a later berth job of the
+    /// pipeline, which GitLab hands these variables to, into a dry run.
     pub fn dotenv(&self) -> String {
         self.pairs()
             .into_iter()
+            .filter(|(key, _)| *key != "dry_run")
             .map(|(key, value)| {
                 let value = plain(&value).replace(['\r', '\n'], " ");
                 format!("BERTH_{}={value}\n", key.to_ascii_uppercase())
@@ -264,5 +289,16 @@ mod tests {
         let delim = gh[start + 7..].lines().next().unwrap();
         assert!(gh.ends_with(&format!("error<<{delim}\nfirst\nsecond\n{delim}\n")));
         assert!(o.dotenv().ends_with("BERTH_ERROR=first second\n"));
+    }
+
+    #[test]
+    fn a_dry_run_is_not_handed_to_later_jobs_as_berth_dry_run() {
+        let o = Outputs {
+            dry_run: true,
+            ..sample()
+        };
+        assert!(o.json_line().contains(r#""dry_run":true"#));
+        assert!(o.github_output().contains("dry-run=true\n"));
+        assert!(!o.dotenv().contains("BERTH_DRY_RUN"), "{}", o.dotenv());
     }
 }

@@ -459,3 +459,23 @@ fn bad_cloud_foundry_inputs_exit_2_naming_the_variable_with_no_request() {
     assert!(docker.stderr.contains("BERTH_DOCKER_IMAGE") && docker.stderr.contains("BERTH_PATH"));
     assert!(sim.requests().is_empty());
 }
+
+#[test]
+fn an_app_started_with_no_instances_is_not_waited_on() {
+    let sim = cf_sim(|_| {});
+    let app = app_dir();
+    let mut env = cf_env(&sim, "scaled-to-zero");
+    set(&mut env, "BERTH_STATE", "STARTED");
+    set(&mut env, "BERTH_INSTANCES", "0");
+    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    set(&mut env, "BERTH_WAIT_TIMEOUT", "20s");
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.out("status"), "ready");
+    assert_eq!(run.out("state"), "STARTED");
+    assert!(
+        run.stderr.contains("started with 0 instances"),
+        "{}",
+        run.stderr
+    );
+}

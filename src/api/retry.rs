@@ -116,7 +116,7 @@ fn is_busy(status: StatusCode) -> bool {
 
 /// Exponential backoff with full jitter in its upper half: the pause is between half and all of
 /// `FIRST_BACKOFF * 2^(attempt-1)`, capped.
-fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     let full = FIRST_BACKOFF
         .saturating_mul(1 << (attempt - 1).min(10))
         .min(MAX_BACKOFF);

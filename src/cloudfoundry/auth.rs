@@ -30,7 +30,8 @@ pub async fn token_endpoint(client: &Client) -> anyhow::Result<Option<String>> {
     let disabled_text = [&info.support, &info.description]
         .into_iter()
         .flatten()
-        .any(|t| t.to_ascii_lowercase().contains("disabled"));
+        .map(|t| t.to_ascii_lowercase())
+        .any(|t| t.contains("v2") && t.contains("disabled"));
     if info.api_version.as_deref().is_some_and(str::is_empty) || disabled_text {
         return Err(v2_disabled_error());
     }

@@ -48,6 +48,16 @@ pub fn archive(path: &Path) -> Result<Vec<u8>> {
             let bytes = std::fs::read(entry.path())
                 .with_context(|| format!("reading {}", entry.path().display()))?;
             zip.write_all(&bytes)?;
+        } else if entry.file_type().is_symlink() {
+            // Kept as links (node_modules/.bin is full of them), as `cf push` does.
+            let target = std::fs::read_link(entry.path())
+                .with_context(|| format!("reading the link {}", entry.path().display()))?;
+            zip.add_symlink(name, target.to_string_lossy(), options)?;
+        } else {
+            crate::ci::warn(format_args!(
+                "{} is neither a file, a directory nor a link; it is not uploaded",
+                entry.path().display()
+            ));
         }
     }
     Ok(zip
@@ -89,8 +99,13 @@ pub async fn upload(
     let form = reqwest::multipart::Form::new()
         .text("resources", "[]")
         .part("application", application);
-    // A multipart body cannot be replayed, so this request is sent once.
-    let request = http.put(&url).multipart(form).build()?;
+    // A multipart body cannot be replayed, so this request is sent once, and a large archive on
+    // a slow link may take the rest of the run's time rather than the usual per-request limit.
+    let time_left = policy
+        .deadline
+        .saturating_duration_since(tokio::time::Instant::now())
+        .max(crate::http::REQUEST_TIMEOUT);
+    let request = http.put(&url).timeout(time_left).multipart(form).build()?;
     let response = crate::api::retry::send(http, request, policy)
         .await
         .map_err(|e| anyhow!("could not reach the API: {e}"))?;
@@ -127,5 +142,16 @@ mod tests {
         std::io::Read::read_to_string(&mut zip.by_name("server.js").unwrap(), &mut content)
             .unwrap();
         assert_eq!(content, "console.log(1)");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_kept_as_links() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cli.js"), "x").unwrap();
+        std::os::unix::fs::symlink("cli.js", dir.path().join("cli")).unwrap();
+        let mut zip = zip::ZipArchive::new(Cursor::new(archive(dir.path()).unwrap())).unwrap();
+        let link = zip.by_name("cli").unwrap();
+        assert!(link.is_symlink(), "stored as a link");
     }
 }

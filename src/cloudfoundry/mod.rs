@@ -34,7 +34,10 @@ pub async fn run(
     target: &CloudFoundry,
     progress: &Progress,
 ) -> Result<(), Failure> {
-    let deadline = Instant::now() + common.wait_timeout;
+    // With the cf CLI's per-phase timeouts, the run may take as long as both phases together.
+    let phases =
+        target.staging_timeout.unwrap_or_default() + target.startup_timeout.unwrap_or_default();
+    let deadline = Instant::now() + common.wait_timeout.max(phases);
     let policy = api::Policy::until(deadline);
     progress.update(|o| o.app_name = Some(target.name.clone()));
     // Logging in needs no token; everything after it does.
@@ -236,7 +239,7 @@ impl Job<'_> {
                 }
             }
             // No answer: the POST may or may not have happened; look instead of sending it again.
-            Err(e) if e.status.is_none() => {
+            Err(e) if matches!(e.status, None | Some(502..=504)) => {
                 ci::warn(format_args!(
                     "the answer to creating the app was lost ({e}); looking it up instead of sending it again"
                 ));
@@ -346,6 +349,15 @@ impl Job<'_> {
             self.progress.update(|o| o.status = Status::Ready);
             return Ok(());
         }
+        if entity.instances == Some(0) {
+            // The Cloud Controller stages only apps with instances to run: nothing to wait for.
+            ci::info(format_args!(
+                "app {:?} is started with 0 instances",
+                self.target.name
+            ));
+            self.progress.update(|o| o.status = Status::Ready);
+            return Ok(());
+        }
         if !self.common.wait {
             return Ok(());
         }
@@ -433,10 +445,10 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// The cf CLI's per-phase timeout (when configured), never past the run's deadline.
+    /// The cf CLI's per-phase timeout (when configured); the run's deadline covers both phases.
     fn phase_deadline(&self, phase: Option<Duration>) -> Instant {
         match phase {
-            Some(timeout) => Instant::now() + timeout,
+            Some(timeout) => (Instant::now() + timeout).min(self.policy.deadline),
             None => self.policy.deadline,
         }
     }

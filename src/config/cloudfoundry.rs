@@ -231,11 +231,11 @@ pub(super) fn parse(
     let minutes = |var: &'static str, p: &mut Problems| -> Option<Duration> {
         let text = vars.get(var)?;
         match text.trim().parse::<u64>() {
-            Ok(m) if m > 0 => Some(Duration::from_secs(m * 60)),
+            Ok(m) if m > 0 && m <= 7 * 24 * 60 => Some(Duration::from_secs(m * 60)),
             _ => {
                 p.invalid(
                     var,
-                    format!("{text:?} is not a whole number of minutes above 0"),
+                    format!("{text:?} is not a whole number of minutes from 1 to 10080 (a week)"),
                 );
                 None
             }
@@ -264,10 +264,21 @@ pub(super) fn parse(
 }
 
 fn auth(raw: &Raw, p: &mut Problems) -> Option<CfAuth> {
-    let token = raw
-        .api_token
-        .as_ref()
-        .map(|t| CfAuth::Token(Secret::new(t.trim())));
+    // `cf oauth-token` prints "bearer <token>": take that as it is.
+    let token = raw.api_token.as_ref().map(|t| {
+        let t = t.trim();
+        let t = match t.get(..7) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => t[7..].trim_start(),
+            _ => t,
+        };
+        if t.contains(char::is_whitespace) {
+            p.invalid(
+                "BERTH_API_TOKEN",
+                "contains white space; check how the secret is passed",
+            );
+        }
+        CfAuth::Token(Secret::new(t))
+    });
     let password = pair(
         p,
         ("BERTH_CF_USERNAME", &raw.cf_username),
@@ -420,6 +431,23 @@ fn environment(text: &str, p: &mut Problems) -> Option<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_from_cf_oauth_token_is_taken_as_it_is() {
+        let vars = [
+            ("BERTH_PROVIDER", "cloudfoundry"),
+            ("BERTH_API_URL", "https://api.example.com"),
+            ("BERTH_API_TOKEN", "bearer eyJhbGciOi.x.y"),
+            ("BERTH_SPACE_GUID", "6f0a3d1e-5b7c-4e2a-9f10-2d3c4b5a6e7f"),
+            ("BERTH_NAME", "web"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let config = super::super::Config::from_vars(vars).unwrap();
+        let super::super::Target::CloudFoundry(cf) = config.target else {
+            panic!("not cf")
+        };
+        assert_eq!(cf.auth, CfAuth::Token(Secret::new("eyJhbGciOi.x.y")));
+    }
 
     #[test]
     fn sizes_take_megabytes_or_a_unit() {

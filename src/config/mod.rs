@@ -455,10 +455,19 @@ fn is_short_id(text: &str, prefix: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
+/// The process environment; a variable that is not UTF-8 cannot be one of berth's and is
+/// passed over (`std::env::vars` would panic on it).
+pub fn env_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
+/// Waits longer than this are surely a mistake (and would overflow the clock).
+pub const MAX_WAIT_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigErrors> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars(env_vars())
     }
 
     /// Reads the configuration from the given variables (the whole environment, unfiltered).
@@ -541,6 +550,13 @@ fn common(raw: &Raw, provider: Option<Provider>, p: &mut Problems) -> Common {
     let wait_timeout = match raw.wait_timeout.as_deref() {
         None => Duration::from_secs(600),
         Some(text) => match parse_duration(text) {
+            Some(d) if d > MAX_WAIT_TIMEOUT => {
+                p.invalid(
+                    "BERTH_WAIT_TIMEOUT",
+                    format!("{text:?} is longer than a week"),
+                );
+                Duration::from_secs(600)
+            }
             Some(d) if !d.is_zero() => d,
             Some(_) => {
                 p.invalid("BERTH_WAIT_TIMEOUT", "must be longer than 0s");
@@ -816,20 +832,48 @@ fn parse_user_inputs(text: &str, into: &mut Vec<UserInput>, p: &mut Problems) {
 
 /// `BERTH_*` variables berth does not know: most likely a typo, which would otherwise pass silently.
 fn unknown_variables(vars: &BTreeMap<String, String>) -> Vec<String> {
-    vars.keys()
-        .filter(|k| k.starts_with("BERTH_") && !INPUTS.iter().any(|i| i.var == k.as_str()))
-        .map(|k| {
-            let closest = INPUTS
-                .iter()
-                .map(|i| (strsim::levenshtein(k, i.var), i.var))
-                .min()
-                .filter(|(d, _)| *d <= 3);
-            match closest {
-                Some((_, known)) => format!("{k} is not a berth input; did you mean {known}?"),
-                None => format!("{k} is not a berth input; it is ignored"),
+    use crate::outputs::{KEYS_SHADOWING_INPUTS, OUTPUT_ONLY_KEYS};
+    let output_var = |key: &str| format!("BERTH_{}", key.to_ascii_uppercase());
+    let mut warnings = Vec::new();
+    // GitLab hands a dotenv report to every later job, and its variables win over the job's own.
+    let inherited = ["status", "created"]
+        .iter()
+        .all(|k| vars.contains_key(&output_var(k)));
+    if inherited {
+        let shadowed: Vec<String> = KEYS_SHADOWING_INPUTS
+            .iter()
+            .map(|k| output_var(k))
+            .filter(|v| vars.contains_key(v))
+            .collect();
+        warnings.push(format!(
+            "this job received an earlier berth job's outputs (BERTH_STATUS, BERTH_CREATED...); \
+             {} may be that job's values, not this job's inputs: give this job \
+             `needs: [{{job: <earlier job>, artifacts: false}}]` or `dependencies: []`",
+            if shadowed.is_empty() {
+                "nothing berth reads".to_string()
+            } else {
+                shadowed.join(", ")
             }
-        })
-        .collect()
+        ));
+    }
+    let is_output = |k: &str| OUTPUT_ONLY_KEYS.iter().any(|o| output_var(o) == k);
+    warnings.extend(
+        vars.keys()
+            .filter(|k| k.starts_with("BERTH_") && !INPUTS.iter().any(|i| i.var == k.as_str()))
+            .filter(|k| !(inherited && is_output(k)))
+            .map(|k| {
+                let closest = INPUTS
+                    .iter()
+                    .map(|i| (strsim::levenshtein(k, i.var), i.var))
+                    .min()
+                    .filter(|(d, _)| *d <= 3);
+                match closest {
+                    Some((_, known)) => format!("{k} is not a berth input; did you mean {known}?"),
+                    None => format!("{k} is not a berth input; it is ignored"),
+                }
+            }),
+    );
+    warnings
 }
 
 fn other_provider_variables(
@@ -975,6 +1019,32 @@ mod tests {
         assert_eq!(
             c.warnings,
             ["BERTH_DESCRIPTON is not a berth input; did you mean BERTH_DESCRIPTION?"]
+        );
+    }
+
+    #[test]
+    fn an_earlier_berth_job_s_outputs_are_pointed_out_once() {
+        let mut v = vars(BASE);
+        for (k, val) in [
+            ("BERTH_STATUS", "ready"),
+            ("BERTH_CREATED", "true"),
+            ("BERTH_ID", "x"),
+            ("BERTH_STATE", "STARTED"),
+        ] {
+            v.push((k.into(), val.into()));
+        }
+        let c = Config::from_vars(v).unwrap();
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("earlier berth job's outputs")
+                && c.warnings[0].contains("BERTH_PROVIDER, BERTH_STATE"),
+            "{:?}",
+            c.warnings
+        );
+        assert!(
+            c.warnings[1].starts_with("BERTH_STATE is a cloudfoundry input"),
+            "{:?}",
+            c.warnings
         );
     }
 

@@ -201,7 +201,10 @@ impl Job<'_> {
                 .with_context(|| format!("listing the app installations of project {project}"))?;
             let full = batch.len() as u64 >= PAGE_SIZE;
             matching.extend(batch.into_iter().filter(|i| {
-                i.app_id.eq_ignore_ascii_case(&app.id) && i.description == self.target.description
+                // One being removed (a racing run's twin, or by hand) no longer counts.
+                i.app_id.eq_ignore_ascii_case(&app.id)
+                    && i.description == self.target.description
+                    && !i.deletion_requested
             }));
             if !full {
                 break;
@@ -382,21 +385,24 @@ impl Job<'_> {
             self.progress.update(|o| o.dry_run = true);
             return Ok(());
         }
-        // The platform takes changes only in phase ready.
-        let existing = if is_ready(&existing) {
-            existing
+        // The platform takes changes only in phase ready; what differs is looked at again then.
+        let (existing, changes) = if is_ready(&existing) {
+            (existing, changes)
         } else {
             ci::info(format_args!(
                 "installation {name} is busy; waiting until it is ready to change it"
             ));
-            self.wait_ready(&existing.id, None, versions).await?
+            let ready = self.wait_ready(&existing.id, None, versions).await?;
+            match self.changes(&ready, version, versions) {
+                Some(changes) => (ready, changes),
+                None => return self.finish(&ready, versions).await,
+            }
         };
         ci::info(format_args!(
             "updating installation {name}: {}",
             changes.what.join(", ")
         ));
         let etag = self.patch(&existing.id, changes.body).await?;
-        self.progress.update(|o| o.status = Status::Pending);
         self.after_write(&existing.id, etag.as_deref(), versions)
             .await
     }
@@ -429,7 +435,9 @@ impl Job<'_> {
         id: &str,
         body: AppPatchAppinstallationBody,
     ) -> Result<Option<String>, Failure> {
+        let mut attempt = 0;
         loop {
+            attempt += 1;
             let result = self
                 .client
                 .app_patch_appinstallation()
@@ -441,8 +449,15 @@ impl Job<'_> {
                 Ok(r) => return Ok(etag_of(&r)),
                 Err(e) => ApiError::from_client(e).await,
             };
-            if e.message.contains("APP_PHASE_READY") && Instant::now() < self.policy.deadline {
+            let pause = api::retry::backoff(attempt);
+            let busy = e.message.contains("APP_PHASE_READY");
+            if busy
+                && attempt < api::retry::MAX_ATTEMPTS
+                && Instant::now() + pause < self.policy.deadline
+            {
                 ci::info("the installation is busy; waiting until it is ready to change it");
+                // Reads may say ready a moment before writes are accepted: pause either way.
+                tokio::time::sleep(pause).await;
                 self.wait_ready(id, None, &[]).await?;
                 continue;
             }
