@@ -550,3 +550,31 @@ fn sigterm_while_waiting_exits_143_with_the_id_in_the_outputs() {
             .contains(&format!("installation-id={id}\n"))
     );
 }
+
+#[test]
+fn an_installation_beyond_the_first_page_is_found() {
+    let sim = sim(0);
+    let seed = |description: String| {
+        sim.seed_installation(SeedInstallation {
+            project_id: PROJECT.into(),
+            app_id: NODE_APP_ID.into(),
+            app_version_id: NODE_VERSION_1_0_0_ID.into(),
+            description,
+            ..SeedInstallation::default()
+        })
+    };
+    for i in 0..150 {
+        seed(format!("other {i}"));
+    }
+    let ours = seed("last one".into());
+    let run = run(&mittwald_env(&sim, "last one"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.out("id"), ours);
+    assert_eq!(run.json["created"], false);
+    let lists = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/app-installations"))
+        .count();
+    assert_eq!(lists, 2, "two pages of 100");
+}

@@ -184,10 +184,20 @@ pub async fn call<T>(
         Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
     >,
 ) -> Result<T, ApiError> {
+    Ok(call_with_headers(request).await?.0)
+}
+
+/// [`call`], answering the response's headers too (pagination counts, event tags).
+pub async fn call_with_headers<T>(
+    request: impl Future<
+        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
+    >,
+) -> Result<(T, reqwest::header::HeaderMap), ApiError> {
     match request.await {
         Ok(response) => {
             print_warnings(response.headers());
-            Ok(response.into_inner())
+            let headers = response.headers().clone();
+            Ok((response.into_inner(), headers))
         }
         Err(progenitor_client::Error::UnexpectedResponse(response)) => {
             print_warnings(response.headers());

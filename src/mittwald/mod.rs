@@ -185,28 +185,38 @@ impl Job<'_> {
     ) -> Result<Vec<AppInstallation>, Failure> {
         let project = &self.target.project_id;
         let mut matching = Vec::new();
-        for page in 0..MAX_PAGES {
+        let mut skip = 0u64;
+        for _ in 0..MAX_PAGES {
             let mut request = self
                 .client
                 .app_list_appinstallations()
                 .project_id(project)
                 .app_ids(vec![app.id.clone()])
                 .limit(PAGE_SIZE)
-                .skip((page * PAGE_SIZE) as i64);
+                .skip(skip as i64);
             if let Some(etag) = etag {
                 request = request.if_event_reached(etag.to_string());
             }
-            let batch = call(request.send())
+            let (batch, headers) = api::call_with_headers(request.send())
                 .await
                 .with_context(|| format!("listing the app installations of project {project}"))?;
-            let full = batch.len() as u64 >= PAGE_SIZE;
+            let count = batch.len() as u64;
+            skip += count;
             matching.extend(batch.into_iter().filter(|i| {
                 // One being removed (a racing run's twin, or by hand) no longer counts.
                 i.app_id.eq_ignore_ascii_case(&app.id)
                     && i.description == self.target.description
                     && !i.deletion_requested
             }));
-            if !full {
+            // The total, when the platform says it, also covers pages smaller than asked for.
+            let total = headers
+                .get("x-pagination-totalcount")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            let more = match total {
+                Some(total) => count > 0 && skip < total,
+                None => count >= PAGE_SIZE,
+            };
+            if !more {
                 break;
             }
         }
