@@ -479,3 +479,31 @@ fn an_app_started_with_no_instances_is_not_waited_on() {
         run.stderr
     );
 }
+
+#[test]
+fn a_running_app_is_restarted_so_changed_settings_apply() {
+    let sim = cf_sim(|_| {});
+    let app = app_dir();
+    let mut env = cf_env(&sim, "running");
+    set(&mut env, "BERTH_STATE", "STARTED");
+    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    assert_eq!(run(&env).code, 0);
+    sim.clear_requests();
+
+    // Same app, no new bits: only the environment changes.
+    unset(&mut env, "BERTH_PATH");
+    set(&mut env, "BERTH_ENVIRONMENT", "FEATURE=on");
+    let second = run(&env);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let puts: Vec<serde_json::Value> = cf_writes(&sim).iter().map(body).collect();
+    assert_eq!(
+        puts,
+        [
+            serde_json::json!({"environment_json": {"FEATURE": "on"}}),
+            serde_json::json!({"state": "STOPPED"}),
+            serde_json::json!({"state": "STARTED"}),
+        ]
+    );
+    assert_eq!(second.out("status"), "ready");
+    assert_eq!(second.out("state"), "STARTED");
+}

@@ -86,6 +86,7 @@ impl Job<'_> {
         self.record(&app);
         let guid = app.metadata.guid.clone();
         let mut entity = app.entity;
+        let mut restart = false;
         if !created {
             match self.common.on_existing {
                 OnExisting::Fail => {
@@ -105,6 +106,9 @@ impl Job<'_> {
                 }
                 OnExisting::Update => {
                     if let Some(updated) = self.update(&guid, &entity).await? {
+                        // A running app keeps its old settings until it restarts, as after
+                        // `cf set-env`: restart it, as `cf push` would.
+                        restart = updated.state.as_deref() == Some("STARTED");
                         entity = updated;
                     }
                 }
@@ -135,6 +139,15 @@ impl Job<'_> {
                 start |= self.target.state.is_none();
             }
             self.upload(&guid, path).await?;
+        } else if restart {
+            ci::info(format_args!(
+                "restarting app {:?} so the new settings apply",
+                self.target.name
+            ));
+            entity = self
+                .put(&guid, state("STOPPED"), "stopping it to apply new settings")
+                .await?;
+            start = true;
         }
         if start && entity.state.as_deref() != Some("STARTED") {
             ci::info(format_args!("starting app {:?}", self.target.name));
