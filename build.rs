@@ -24,7 +24,6 @@ const CLOUDFOUNDRY_SPEC: &str = "spec/cloudfoundry-v2.json";
 const MITTWALD_OPERATIONS: &[&str] = &[
     "app-list-apps",
     "app-list-appversions",
-    "app-get-appversion",
     "app-request-appinstallation",
     "app-get-appinstallation",
     "app-list-appinstallations",

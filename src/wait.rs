@@ -155,7 +155,7 @@ where
         }
         // Never sleep past the deadline: the last poll happens right at it.
         tokio::time::sleep_until((now + interval).min(deadline)).await;
-        // A scarce budget slows at once; a plentiful one only stops the growth.
+        // A plentiful budget shortens the pause at once; a scarce one lets it keep growing.
         interval = interval.mul_f64(GROWTH).min(budget.max_interval());
     }
 }
