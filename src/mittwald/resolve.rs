@@ -137,17 +137,35 @@ pub fn user_inputs(
     }
 }
 
-/// Orders `1.10.0` after `1.9.2`: numeric parts as numbers, the rest as text.
+/// Orders `1.10.0` after `1.9.2` (numeric parts as numbers, the rest as text) and a release
+/// after its pre-releases (`2.0.0` after `2.0.0-rc1`, as semver does); build metadata after `+`
+/// does not count.
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
     let parts = |v: &str| -> Vec<(u64, String)> {
-        v.split(['.', '-', '+'])
+        v.split('.')
             .map(|p| {
                 let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
                 (digits.parse().unwrap_or(0), p[digits.len()..].to_string())
             })
             .collect()
     };
-    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+    let split = |v: &str| -> (String, Option<String>) {
+        let v = v.split('+').next().unwrap_or(v);
+        match v.split_once('-') {
+            Some((core, pre)) => (core.to_string(), Some(pre.to_string())),
+            None => (v.to_string(), None),
+        }
+    };
+    let ((core_a, pre_a), (core_b, pre_b)) = (split(a), split(b));
+    parts(&core_a)
+        .cmp(&parts(&core_b))
+        .then_with(|| match (&pre_a, &pre_b) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(x), Some(y)) => parts(x).cmp(&parts(y)),
+        })
+        .then_with(|| a.cmp(b))
 }
 
 fn one(var: &'static str, problem: String) -> ConfigErrors {
@@ -163,5 +181,11 @@ mod tests {
         assert_eq!(compare_versions("1.10.0", "1.9.2"), Ordering::Greater);
         assert_eq!(compare_versions("2.0.0", "2.0.0"), Ordering::Equal);
         assert_eq!(compare_versions("20.1", "3.12"), Ordering::Greater);
+        assert_eq!(compare_versions("2.0.0", "2.0.0-rc1"), Ordering::Greater);
+        assert_eq!(
+            compare_versions("2.0.0-rc2", "2.0.0-rc1"),
+            Ordering::Greater
+        );
+        assert_eq!(compare_versions("2.0.1-rc1", "2.0.0"), Ordering::Greater);
     }
 }
