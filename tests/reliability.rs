@@ -352,3 +352,44 @@ fn sigint_while_waiting_exits_130_with_what_was_created() {
     assert_eq!(stopped.json["id"], sim.installations()[0]["id"]);
     assert_eq!(stopped.json["status"], "pending");
 }
+
+#[test]
+fn a_lost_or_refused_cloud_foundry_create_never_makes_two_apps() {
+    // Refused by a busy gateway: looked up, nothing there, sent again.
+    let sim = cf_sim(|_| {});
+    sim.inject(fault(503, 1, "POST", "/cf/v2/apps"));
+    let run1 = run(&cf_env(&sim, "refused-once"));
+    assert_eq!(run1.code, 0, "{}", run1.stderr);
+    assert_eq!(count(&sim, "POST", "/cf/v2/apps"), 2);
+    assert!(
+        run1.stderr.contains("looking it up before anything else"),
+        "{}",
+        run1.stderr
+    );
+
+    // Made, but the answer dropped: looked up and continued with, not sent again.
+    sim.inject(Fault {
+        drop_after_processing: true,
+        ..fault(0, 1, "POST", "/cf/v2/apps")
+    });
+    sim.clear_requests();
+    let run2 = run(&cf_env(&sim, "answer-lost"));
+    assert_eq!(run2.code, 0, "{}", run2.stderr);
+    assert_eq!(count(&sim, "POST", "/cf/v2/apps"), 1);
+    assert_eq!(run2.json["created"], true);
+    let names: Vec<String> = sim
+        .cf_apps()
+        .iter()
+        .map(|a| a["entity"]["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| *n == "answer-lost").count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| *n == "refused-once").count(),
+        1,
+        "{names:?}"
+    );
+}

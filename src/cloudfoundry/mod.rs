@@ -234,42 +234,52 @@ impl Job<'_> {
             "creating app {:?} in space {}",
             self.target.name, self.target.space_guid
         ));
-        match call(self.client.create_app().body(body).send()).await {
-            Ok(app) => {
-                self.progress.update(|o| {
-                    o.id = Some(app.metadata.guid.clone());
-                    o.created = true;
-                });
-                ci::info(format_args!("created app {}", app.metadata.guid));
-                Ok(Created::New(app))
-            }
-            // Another run created it between our look and our create: continue with that one.
-            Err(e) if e.kind.as_deref() == Some("CF-AppNameTaken") => {
-                ci::info("the name was taken meanwhile; continuing with the existing app");
-                match self.find().await? {
-                    Some(app) => Ok(Created::Raced(app)),
-                    None => Err(anyhow::Error::new(e).context("creating the app").into()),
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let e = match call(self.client.create_app().body(body.clone()).send()).await {
+                Ok(app) => {
+                    self.progress.update(|o| {
+                        o.id = Some(app.metadata.guid.clone());
+                        o.created = true;
+                    });
+                    ci::info(format_args!("created app {}", app.metadata.guid));
+                    return Ok(Created::New(app));
                 }
-            }
-            // No answer: the POST may or may not have happened; look instead of sending it again.
-            Err(e) if matches!(e.status, None | Some(502..=504)) => {
-                ci::warn(format_args!(
-                    "the answer to creating the app was lost ({e}); looking it up instead of sending it again"
-                ));
-                match self.find().await? {
-                    Some(app) => {
-                        self.progress.update(|o| o.created = true);
-                        Ok(Created::New(app))
-                    }
-                    None => Err(anyhow::Error::new(e).context("creating the app").into()),
-                }
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context(format!(
+                Err(e) => e,
+            };
+            let context = || {
+                format!(
                     "creating app {:?} in space {}",
                     self.target.name, self.target.space_guid
-                ))
-                .into()),
+                )
+            };
+            // Another run (or our own lost attempt) created it: continue with that one.
+            if e.kind.as_deref() == Some("CF-AppNameTaken") {
+                ci::info("the name is taken already; continuing with the existing app");
+                return match self.find().await? {
+                    Some(app) => Ok(Created::Raced(app)),
+                    None => Err(anyhow::Error::new(e).context(context()).into()),
+                };
+            }
+            if !matches!(e.status, None | Some(502..=504)) {
+                return Err(anyhow::Error::new(e).context(context()).into());
+            }
+            // No clear answer: look first. Sending again is safe only because names are unique
+            // in a space: had the first one landed, the platform answers CF-AppNameTaken.
+            ci::warn(format_args!(
+                "creating the app had no clear outcome ({e}); looking it up before anything else"
+            ));
+            if let Some(app) = self.find().await? {
+                self.progress.update(|o| o.created = true);
+                return Ok(Created::New(app));
+            }
+            let pause = api::retry::backoff(attempt);
+            if attempt >= api::retry::MAX_ATTEMPTS || Instant::now() + pause >= self.policy.deadline
+            {
+                return Err(anyhow::Error::new(e).context(context()).into());
+            }
+            tokio::time::sleep(pause).await;
         }
     }
 
