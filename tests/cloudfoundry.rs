@@ -27,6 +27,18 @@ fn app_dir() -> tempfile::TempDir {
     dir
 }
 
+/// The environment of a run that uploads a small app and starts it; keep the directory alive.
+fn started_with_bits(
+    sim: &berth::sim::SimHandle,
+    name: &str,
+) -> (tempfile::TempDir, Vec<(String, String)>) {
+    let app = app_dir();
+    let mut env = cf_env(sim, name);
+    set(&mut env, "BERTH_STATE", "STARTED");
+    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    (app, env)
+}
+
 fn summary(sim: &berth::sim::SimHandle) -> Vec<String> {
     sim.requests()
         .iter()
@@ -77,10 +89,7 @@ fn creates_a_stopped_app_and_writes_its_guid_everywhere() {
 #[test]
 fn creates_and_starts_an_app_and_waits_until_an_instance_runs() {
     let sim = cf_sim(|_| {});
-    let app = app_dir();
-    let mut env = cf_env(&sim, "api");
-    set(&mut env, "BERTH_STATE", "STARTED");
-    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    let (_app, env) = started_with_bits(&sim, "api");
     let run = run(&env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.out("status"), "ready");
@@ -150,10 +159,7 @@ fn reuse_and_fail_on_an_existing_app() {
 #[test]
 fn a_staging_failure_exits_1_with_the_reason() {
     let sim = cf_sim(|o| o.cf_staging_fails = true);
-    let app = app_dir();
-    let mut env = cf_env(&sim, "broken-build");
-    set(&mut env, "BERTH_STATE", "STARTED");
-    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    let (_app, env) = started_with_bits(&sim, "broken-build");
     let run = run(&env);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -172,10 +178,7 @@ fn a_staging_failure_exits_1_with_the_reason() {
 #[test]
 fn a_crash_exits_1_with_the_instance_details() {
     let sim = cf_sim(|o| o.cf_crashes = true);
-    let app = app_dir();
-    let mut env = cf_env(&sim, "crasher");
-    set(&mut env, "BERTH_STATE", "STARTED");
-    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    let (_app, env) = started_with_bits(&sim, "crasher");
     let run = run(&env);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("crashed"), "{}", run.stderr);
@@ -483,10 +486,7 @@ fn an_app_started_with_no_instances_is_not_waited_on() {
 #[test]
 fn a_running_app_is_restarted_so_changed_settings_apply() {
     let sim = cf_sim(|_| {});
-    let app = app_dir();
-    let mut env = cf_env(&sim, "running");
-    set(&mut env, "BERTH_STATE", "STARTED");
-    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    let (_app, mut env) = started_with_bits(&sim, "running");
     assert_eq!(run(&env).code, 0);
     sim.clear_requests();
 

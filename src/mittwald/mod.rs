@@ -581,15 +581,10 @@ impl Job<'_> {
             self.policy.deadline,
             &self.policy.budget,
             || async move {
-                match self.get(id, etag).await {
-                    Ok(i) => Ok(Poll::Ready(i)),
-                    Err(e) if not_visible_yet(&e, since) => {
-                        Ok(Poll::Pending("not visible yet".into()))
-                    }
-                    Err(e) => {
-                        Err(anyhow::Error::new(e).context(format!("reading app installation {id}")))
-                    }
-                }
+                Ok(match self.get_visible(id, etag, since).await? {
+                    Some(installation) => Poll::Ready(installation),
+                    None => Poll::Pending("not visible yet".into()),
+                })
             },
         )
         .await
@@ -609,16 +604,8 @@ impl Job<'_> {
             self.policy.deadline,
             &self.policy.budget,
             || async move {
-                let installation = match self.get(id, etag).await {
-                    Ok(i) => i,
-                    Err(e) if not_visible_yet(&e, since) => {
-                        return Ok(Poll::Pending("not visible yet".into()));
-                    }
-                    Err(e) => {
-                        return Err(
-                            anyhow::Error::new(e).context(format!("reading app installation {id}"))
-                        );
-                    }
+                let Some(installation) = self.get_visible(id, etag, since).await? else {
+                    return Ok(Poll::Pending("not visible yet".into()));
                 };
                 self.record(&installation, versions);
                 let phase = phase(&installation);
@@ -640,6 +627,20 @@ impl Job<'_> {
         )
         .await
         .map_err(Failure::from)
+    }
+
+    /// One read; `None` while a 403 or 404 is still the platform's eventual consistency.
+    async fn get_visible(
+        &self,
+        id: &str,
+        etag: Option<&str>,
+        since: Instant,
+    ) -> anyhow::Result<Option<AppInstallation>> {
+        match self.get(id, etag).await {
+            Ok(installation) => Ok(Some(installation)),
+            Err(e) if not_visible_yet(&e, since) => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading app installation {id}"))),
+        }
     }
 
     async fn get(&self, id: &str, etag: Option<&str>) -> Result<AppInstallation, ApiError> {
