@@ -7,20 +7,23 @@
 //!   message in the log in place of the command line.
 //! - GitLab CI (`GITLAB_CI=true`): waits are folded into a collapsible section.
 //! - Anywhere else: plain `berth: ...` lines.
+//!
+//! Every line goes through [`emit`], which scrubs known secrets ([`crate::redact`]); only the
+//! `::add-mask::` commands, whose job is to name a secret to the runner, bypass it.
 
-use crate::{Failure, config::Secret};
+use crate::{Failure, config::Secret, redact};
 use std::{
     fmt::Display,
     sync::atomic::{AtomicUsize, Ordering},
     time::{SystemTime, UNIX_EPOCH},
 };
 
-/// The inputs that hold secrets: masked on GitHub before anything else is printed.
-pub const SECRET_VARS: &[&str] = &[
-    "BERTH_API_TOKEN",
-    "BERTH_CF_PASSWORD",
-    "BERTH_CF_CLIENT_SECRET",
-];
+pub use redact::SECRET_VARS;
+
+/// Prints one line (or several) on stderr, with every known secret replaced.
+fn emit(text: &str) {
+    eprintln!("{}", redact::scrub(text));
+}
 
 /// The CI platform berth runs on, as far as its log lines care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,14 +57,14 @@ impl Platform {
 
 /// A progress or information line.
 pub fn info(message: impl Display) {
-    eprintln!("berth: {message}");
+    emit(&format!("berth: {message}"));
 }
 
 /// Something the user should look at; the run goes on.
 pub fn warn(message: impl Display) {
     match Platform::current() {
-        Platform::GitHub => eprintln!("{}", github_command("warning", "berth", &message)),
-        _ => eprintln!("berth: warning: {message}"),
+        Platform::GitHub => emit(&github_command("warning", "berth", &message)),
+        _ => emit(&format!("berth: warning: {message}")),
     }
 }
 
@@ -82,15 +85,16 @@ pub fn failure(failure: &Failure) {
 
 fn annotate_error(title: &str, message: impl Display) {
     match Platform::current() {
-        Platform::GitHub => eprintln!("{}", github_command("error", title, &message)),
-        _ => eprintln!("berth: error: {message}"),
+        Platform::GitHub => emit(&github_command("error", title, &message)),
+        _ => emit(&format!("berth: error: {message}")),
     }
 }
 
-/// Tells GitHub Actions to hide a secret that berth obtained itself (a UAA token) from every
-/// log line of the job. The runner drops the command line itself from the log; elsewhere
-/// nothing is printed.
+/// Keeps a secret that berth obtained itself (a UAA token) out of everything: scrubbed from
+/// berth's own lines and outputs, and on GitHub Actions masked in every log line of the job
+/// (the runner drops the `::add-mask::` line itself from the log).
 pub fn mask(secret: &Secret) {
+    redact::register(secret.expose());
     if Platform::current() == Platform::GitHub {
         for line in mask_commands(secret.expose()) {
             eprintln!("{line}");
@@ -98,18 +102,19 @@ pub fn mask(secret: &Secret) {
     }
 }
 
-/// Masks the secrets of the environment ([`SECRET_VARS`]) on GitHub Actions: call first, before
-/// any other line. GitHub masks `${{ secrets.X }}` values itself; this covers secrets that
-/// reach berth another way (a value computed in an earlier step, a job-level `env:`).
+/// Registers the secrets of the environment for scrubbing and, on GitHub Actions, masks them:
+/// call first, before any other line. GitHub masks `${{ secrets.X }}` values itself; this
+/// covers secrets that reach berth another way (a value computed in an earlier step, a
+/// job-level `env:`, the userinfo of a URL, the app's environment).
 pub fn mask_env_secrets() {
+    let get = |name: &str| std::env::var(name).ok();
+    redact::register_from_env(get);
     if Platform::current() != Platform::GitHub {
         return;
     }
-    for var in SECRET_VARS {
-        if let Ok(value) = std::env::var(var) {
-            for line in mask_commands(&value) {
-                eprintln!("{line}");
-            }
+    for value in redact::secrets_in_env(get) {
+        for line in mask_commands(&value) {
+            eprintln!("{line}");
         }
     }
 }
@@ -167,8 +172,8 @@ pub fn section(header: impl Display) -> Section {
     let platform = Platform::current();
     let name = format!("berth_wait_{}", COUNT.fetch_add(1, Ordering::Relaxed) + 1);
     match platform {
-        Platform::GitHub => eprintln!("::group::{}", escape_data(&header.to_string())),
-        Platform::GitLab => eprintln!("{}", gitlab_section_start(unix_now(), &name, &header)),
+        Platform::GitHub => emit(&format!("::group::{}", escape_data(&header.to_string()))),
+        Platform::GitLab => emit(&gitlab_section_start(unix_now(), &name, &header)),
         Platform::Plain => {}
     }
     Section { platform, name }

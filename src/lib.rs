@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod mittwald;
 pub mod outputs;
+pub mod redact;
 pub mod sim;
 pub mod wait;
 

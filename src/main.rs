@@ -267,6 +267,11 @@ async fn demo() -> u8 {
 
 /// Runs one provider's job twice and says how many requests each run made.
 async fn demo_runs(sim: &sim::SimHandle, provider: &str, vars: &[(&str, &str)]) -> u8 {
+    berth::redact::register_from_env(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    });
     let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
     let config = match Config::from_vars(vars) {
         Ok(c) => c,

@@ -89,8 +89,20 @@ pub const OUTPUT_ONLY_KEYS: &[&str] = &[
 ];
 
 impl Outputs {
-    /// The outputs as ordered pairs, keys in snake_case: the one source for every sink.
+    /// The outputs as ordered pairs, keys in snake_case: the one source for every sink, and
+    /// so the one place their text is scrubbed of secrets ([`crate::redact`]), whatever the
+    /// platform echoed into an error.
     pub fn pairs(&self) -> Vec<(&'static str, Value)> {
+        self.raw_pairs()
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::String(s) => (key, Value::String(crate::redact::scrub(&s))),
+                other => (key, other),
+            })
+            .collect()
+    }
+
+    fn raw_pairs(&self) -> Vec<(&'static str, Value)> {
         let mut pairs = vec![("provider", Value::from(self.provider.clone()))];
         let mut opt = |key, value: &Option<String>| {
             if let Some(v) = value {

@@ -142,3 +142,136 @@ fn no_scenario_prints_a_secret() {
         "the scenarios printed what they print"
     );
 }
+
+/// The platform (or a proxy in front of it) repeats the request in its error: in its own JSON
+/// error shape, as a plain dump of header lines, and in an HTML error page. Whatever secret the
+/// request carried, in whatever encoding, must not come out of berth again.
+#[test]
+fn secrets_the_platform_echoes_back_are_not_printed() {
+    // Characters that URL-encoding and JSON escaping change, so the echoes hold encoded forms.
+    let password = "pw/SECRET+\"odd\" 9";
+    let client_secret = "cs/SECRET&=x 7";
+    let url_password = "url/SECRET@pw";
+    let env_value = "env \"SECRET\"/value&x=1";
+    let sim = cf_sim(|o| {
+        o.cf_users.push(("odd-user".into(), password.into()));
+        o.cf_clients
+            .push(("odd-client".into(), client_secret.into()));
+    });
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(app.path().join("server.js"), "// app").unwrap();
+
+    let echo = |kind: &str, method: &str, path: &str| Fault {
+        echo: Some(kind.into()),
+        method: Some(method.into()),
+        path_prefix: Some(path.into()),
+        ..Fault::default()
+    };
+    let mut everything = String::new();
+    let mut issued: Vec<String> = Vec::new();
+    for kind in ["json", "headers", "html"] {
+        // mittwald: the token header, echoed by the POST.
+        sim.inject(echo(kind, "POST", "/v2/projects/"));
+        let run_ = run(&mittwald_env(&sim, &format!("echo {kind}")));
+        // A 502 page is an unclear outcome: looked up, then sent again, and that one lands.
+        let expected = if kind == "html" { 0 } else { 1 };
+        assert_eq!(run_.code, expected, "mittwald {kind}: {}", run_.stderr);
+        everything.push_str(&run_.everything());
+
+        // mittwald: userinfo in BERTH_API_URL, echoed by the first read.
+        let mut e = mittwald_env(&sim, &format!("echo url {kind}"));
+        let with_userinfo = sim.url().replacen(
+            "http://",
+            &format!("http://ci-user:{}@", percent_encode(url_password)),
+            1,
+        );
+        set(&mut e, "BERTH_API_URL", &with_userinfo);
+        sim.inject(echo(kind, "GET", "/v2/"));
+        let run_ = run(&e);
+        assert_eq!(run_.code, expected, "url {kind}: {}", run_.stderr);
+        everything.push_str(&run_.everything());
+
+        // UAA: the password (form-encoded in the body), echoed by the token endpoint.
+        let mut e = cf_env(&sim, &format!("echo-pw-{kind}"));
+        set(&mut e, "BERTH_CF_USERNAME", "odd-user");
+        set(&mut e, "BERTH_CF_PASSWORD", password);
+        sim.inject(echo(kind, "POST", "/uaa/"));
+        let run_ = run(&e);
+        assert_eq!(run_.code, 1, "uaa password {kind}: {}", run_.stderr);
+        everything.push_str(&run_.everything());
+
+        // UAA: the client secret.
+        let mut e = cf_env(&sim, &format!("echo-cs-{kind}"));
+        unset(&mut e, "BERTH_CF_USERNAME");
+        unset(&mut e, "BERTH_CF_PASSWORD");
+        set(&mut e, "BERTH_CF_CLIENT_ID", "odd-client");
+        set(&mut e, "BERTH_CF_CLIENT_SECRET", client_secret);
+        sim.inject(echo(kind, "POST", "/uaa/"));
+        let run_ = run(&e);
+        assert_eq!(run_.code, 1, "uaa client {kind}: {}", run_.stderr);
+        everything.push_str(&run_.everything());
+
+        // Cloud Controller: the UAA-issued token and the environment values, echoed by the
+        // create.
+        let mut e = cf_env(&sim, &format!("echo-cc-{kind}"));
+        set(
+            &mut e,
+            "BERTH_ENVIRONMENT",
+            &format!("DB_PASSWORD={env_value}"),
+        );
+        set(&mut e, "BERTH_PATH", app.path().to_str().unwrap());
+        let before = sim.requests().len();
+        sim.inject(echo(kind, "POST", "/cf/v2/apps"));
+        let run_ = run(&e);
+        assert_eq!(
+            run_.code, expected,
+            "cloud controller {kind}: {}",
+            run_.stderr
+        );
+        everything.push_str(&run_.everything());
+        issued.extend(
+            sim.requests()[before..]
+                .iter()
+                .filter_map(|r| r.headers.get("authorization"))
+                .filter_map(|a| a.strip_prefix("bearer "))
+                .map(str::to_string),
+        );
+    }
+    assert!(!issued.is_empty(), "UAA tokens were used");
+    let json_escaped = |s: &str| {
+        serde_json::to_string(s)
+            .unwrap()
+            .trim_matches('"')
+            .to_string()
+    };
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("ci-user:{url_password}"))
+    };
+    let mut forbidden: Vec<String> = vec![TOKEN.into(), basic];
+    for secret in [password, client_secret, url_password, env_value] {
+        forbidden.push(secret.into());
+        forbidden.push(percent_encode(secret));
+        forbidden.push(form_encode(secret));
+        forbidden.push(json_escaped(secret));
+    }
+    forbidden.extend(issued);
+    for secret in &forbidden {
+        assert!(
+            !everything.contains(secret.as_str()),
+            "a secret leaked: {secret}\n{everything}"
+        );
+    }
+    assert!(
+        everything.matches("***").count() >= 15,
+        "the echoes were printed, scrubbed: {everything}"
+    );
+}
+
+fn percent_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn form_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

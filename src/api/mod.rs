@@ -232,8 +232,7 @@ pub fn print_plan(method: &str, path: &str, body: &serde_json::Value) {
     crate::ci::info(format_args!("dry run: would send {method} {path}\n{body}"));
 }
 
-/// What replaces a secret value in anything berth prints.
-pub const REDACTED: &str = "***";
+pub use crate::redact::REDACTED;
 
 /// The generated clients' `post` hook: a response berth replaced (an oversized body) becomes
 /// an error with its own message instead of a confusing parse failure.

@@ -481,3 +481,42 @@ async fn https_refuses_to_start_without_a_usable_certificate() {
     let error = start_background_tls(SimOptions::default(), chain.as_bytes(), b"").unwrap_err();
     assert!(error.to_string().contains("key"), "{error}");
 }
+
+#[tokio::test]
+async fn an_echo_fault_repeats_the_request_secrets_and_all_in_each_shape() {
+    let sim = Sim::start().await;
+    for (kind, status, content_type) in [
+        ("json", 500, "application/json"),
+        ("headers", 500, "text/plain"),
+        ("html", 502, "text/html"),
+    ] {
+        sim.handle.inject(Fault {
+            echo: Some(kind.to_owned()),
+            ..on("POST", "/v2/projects/")
+        });
+        let response = sim.install().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{kind}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            content_type
+        );
+        let text = response.text().await.unwrap();
+        assert!(
+            text.contains(DEFAULT_TOKEN),
+            "{kind}: the token header: {text}"
+        );
+        assert!(text.contains("faulted"), "{kind}: the body: {text}");
+        if kind == "json" {
+            let json: Value = serde_json::from_str(&text).unwrap();
+            assert!(json["message"].as_str().unwrap().contains(DEFAULT_TOKEN));
+        }
+    }
+    assert!(
+        sim.handle.installations().is_empty(),
+        "nothing was processed"
+    );
+    let (status, _) = sim
+        .control(reqwest::Method::POST, "faults", json!({"echo": "xml"}))
+        .await;
+    assert_eq!(status, 400, "an unknown echo kind is refused");
+}

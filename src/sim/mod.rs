@@ -72,6 +72,9 @@ pub const HUGE_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// The kinds of [`Fault::garbage`].
 pub const GARBAGE_KINDS: [&str; 4] = ["html", "json", "huge", "missing-fields"];
 
+/// The kinds of [`Fault::echo`].
+pub const ECHO_KINDS: [&str; 3] = ["json", "headers", "html"];
+
 /// How the simulated platform behaves. Change it while running with [`SimHandle::set_options`]
 /// or `PATCH /__sim/options`.
 #[derive(Clone, Debug)]
@@ -179,6 +182,7 @@ pub struct RecordedRequest {
 /// - `{"drop_after_processing": true, "method": "POST"}`: the installation is created, then
 ///   the connection closes without an answer;
 /// - `{"garbage": "html"}`: a proxy's 502 page instead of JSON;
+/// - `{"echo": "json", "status": 500}`: an error body that repeats the request, secrets and all;
 /// - `{"status": 503, "probability": 0.05, "count": 1000}`: about one request in twenty.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Fault {
@@ -210,6 +214,14 @@ pub struct Fault {
     /// unless `status` says otherwise, with `application/json`.
     #[serde(default)]
     pub garbage: Option<String>,
+    /// Answer with the request echoed back, headers (the token among them) and body (a
+    /// password among them), as careless servers do, in one of [`ECHO_KINDS`]: `"json"`, the
+    /// platform's own error shape (mittwald's `message`, Cloud Foundry's `description`, UAA's
+    /// `error_description`) holding the request as text; `"headers"`, a plain-text dump of
+    /// `name: value` lines; `"html"`, a proxy's error page with the request in a `<pre>`.
+    /// `status` or 500 (502 for `"html"`).
+    #[serde(default)]
+    pub echo: Option<String>,
     /// Extra response headers on the faulted answer (replacing ones of the same name), e.g.
     /// `Retry-After`, `X-RateLimit-Reset`, or `Location` with a 3xx `status`.
     #[serde(default)]
@@ -237,6 +249,7 @@ impl Default for Fault {
             delay_ms: None,
             drop_after_processing: false,
             garbage: None,
+            echo: None,
             headers: BTreeMap::new(),
             probability: None,
         }
@@ -257,6 +270,14 @@ impl Fault {
                 GARBAGE_KINDS.join(", ")
             ));
         }
+        if let Some(kind) = &self.echo
+            && !ECHO_KINDS.contains(&kind.as_str())
+        {
+            return Some(format!(
+                "echo {kind:?} is not one of {}",
+                ECHO_KINDS.join(", ")
+            ));
+        }
         if let Some(p) = self.probability
             && !(0.0..=1.0).contains(&p)
         {
@@ -273,9 +294,11 @@ impl Fault {
             || self.delay_ms.is_some()
             || self.drop_after_processing
             || self.garbage.is_some()
+            || self.echo.is_some()
             || !self.headers.is_empty();
         (!does_something).then(|| {
-            "a fault needs a status, delay_ms, drop_after_processing, garbage or headers".to_owned()
+            "a fault needs a status, delay_ms, drop_after_processing, garbage, echo or headers"
+                .to_owned()
         })
     }
 
@@ -921,6 +944,14 @@ fn platform(shared: &Shared, request: &Request, too_large: bool) -> Outcome {
         let reply = garbage(kind, fault.as_ref().map_or(0, |fault| fault.status));
         return outcome(with_fault_headers(reply, fault.as_ref()));
     }
+    if let Some(kind) = fault.as_ref().and_then(|fault| fault.echo.as_deref()) {
+        let reply = echo(
+            kind,
+            fault.as_ref().map_or(0, |fault| fault.status),
+            request,
+        );
+        return outcome(with_fault_headers(reply, fault.as_ref()));
+    }
     let mut reply = match &fault {
         Some(fault) if fault.status != 0 => match &fault.body {
             Some(body) => Reply::raw(fault.status, body.clone()),
@@ -964,6 +995,46 @@ fn with_fault_headers(mut reply: Reply, fault: Option<&Fault>) -> Reply {
         reply = reply.with_header(name, value.clone());
     }
     reply
+}
+
+/// What a [`Fault::echo`] answers: the request, headers and body, repeated back.
+fn echo(kind: &str, status: u16, request: &Request) -> Reply {
+    let or = |default: u16| if status == 0 { default } else { status };
+    let mut dump = format!("{} {}", request.method, request.path);
+    if !request.raw_query.is_empty() {
+        dump.push_str(&format!("?{}", request.raw_query));
+    }
+    for (name, value) in &request.headers {
+        dump.push_str(&format!("\n{name}: {value}"));
+    }
+    dump.push_str(&format!("\n\n{}", String::from_utf8_lossy(&request.body)));
+    match kind {
+        "headers" => Reply::raw(or(500), dump).with_header("content-type", "text/plain"),
+        "html" => Reply::raw(
+            or(502),
+            format!(
+                "<html><head><title>Bad Gateway</title></head><body><h1>Bad Gateway</h1>\
+                 <p>The upstream refused this request:</p><pre>{dump}</pre></body></html>"
+            ),
+        )
+        .with_header("content-type", "text/html"),
+        _ => {
+            let text = format!("cannot process request: {dump}");
+            Reply::raw(
+                or(500),
+                json!({
+                    "type": "InternalError",
+                    "message": text,
+                    "error_code": "CF-ServerError",
+                    "description": text,
+                    "error": "server_error",
+                    "error_description": text,
+                })
+                .to_string(),
+            )
+            .with_header("content-type", "application/json")
+        }
+    }
 }
 
 /// What a [`Fault::garbage`] answers; `status` 0 takes the kind's own.
