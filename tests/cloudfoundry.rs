@@ -507,3 +507,44 @@ fn a_running_app_is_restarted_so_changed_settings_apply() {
     assert_eq!(second.out("status"), "ready");
     assert_eq!(second.out("state"), "STARTED");
 }
+
+#[test]
+fn a_zip_path_that_is_not_a_zip_archive_is_refused_before_any_request() {
+    let sim = cf_sim(|_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("app.zip");
+    std::fs::write(&fake, "this is a text file, not an archive").unwrap();
+    // A real archive cut short: its central directory is missing.
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("server.js", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"require('http')").unwrap();
+    let whole = zip.finish().unwrap().into_inner();
+    let cut = dir.path().join("cut.zip");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    for path in [&fake, &cut] {
+        let mut env = cf_env(&sim, "not-a-zip");
+        set(&mut env, "BERTH_PATH", path.to_str().unwrap());
+        set(&mut env, "BERTH_STATE", "STARTED");
+        let run = run(&env);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.out("error").contains("BERTH_PATH") && run.out("error").contains("not a zip"),
+            "{}",
+            run.stderr
+        );
+        assert!(sim.requests().is_empty(), "nothing was sent");
+    }
+    // The whole archive goes up as it is.
+    let good = dir.path().join("good.zip");
+    std::fs::write(&good, &whole).unwrap();
+    let mut env = cf_env(&sim, "a-zip");
+    set(&mut env, "BERTH_PATH", good.to_str().unwrap());
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        sim.requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.ends_with("/bits"))
+    );
+}

@@ -205,11 +205,18 @@ pub(super) fn parse(
         let zip = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-        if !(path.is_dir() || (zip && path.is_file())) {
-            p.invalid(
-                "BERTH_PATH",
-                format!("{} is neither a directory nor a .zip file", path.display()),
-            );
+        let problem = if path.is_dir() {
+            unreadable_in(path)
+        } else if zip && path.is_file() {
+            not_a_zip(path)
+        } else {
+            Some(format!(
+                "{} is neither a directory nor a .zip file",
+                path.display()
+            ))
+        };
+        if let Some(problem) = problem {
+            p.invalid("BERTH_PATH", problem);
         }
     });
     if let Some(image) = &settings.docker_image {
@@ -349,6 +356,45 @@ fn pair(
             None
         }
         (None, None) => None,
+    }
+}
+
+/// Why the directory cannot be uploaded whole, if it cannot: the first entry that cannot be
+/// listed or opened. Checked before any request, so that no app is created for bits that never
+/// go up.
+fn unreadable_in(dir: &std::path::Path) -> Option<String> {
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let at = e.path().unwrap_or(dir).display().to_string();
+                let why = e
+                    .io_error()
+                    .map_or_else(|| e.to_string(), ToString::to_string);
+                return Some(format!("{at} cannot be read: {why}"));
+            }
+        };
+        if entry.file_type().is_file()
+            && let Err(e) = std::fs::File::open(entry.path())
+        {
+            return Some(format!("{} cannot be read: {e}", entry.path().display()));
+        }
+    }
+    None
+}
+
+/// Why the file is not a zip archive the platform would take, if it is not.
+fn not_a_zip(path: &std::path::Path) -> Option<String> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => return Some(format!("{} cannot be read: {e}", path.display())),
+    };
+    match zip::ZipArchive::new(std::io::BufReader::new(file)) {
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "{} ends in .zip but is not a zip archive ({e})",
+            path.display()
+        )),
     }
 }
 
