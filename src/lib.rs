@@ -5,9 +5,12 @@
 
 pub mod api;
 pub mod ci;
+pub mod cleanup;
 pub mod cloudfoundry;
 pub mod config;
+pub mod demo;
 pub mod http;
+pub mod job;
 pub mod mittwald;
 pub mod outputs;
 pub mod redact;
@@ -26,36 +29,60 @@ pub enum Failure {
     /// The platform refused or the operation failed.
     #[error("{0:#}")]
     Platform(#[from] anyhow::Error),
-    /// Waiting gave up at the deadline.
+    /// The run's time limit was reached.
     #[error("{0}")]
-    Timeout(String),
+    Timeout(Timeout),
 }
 
-impl Failure {
-    /// The process exit code of CONTRACT.md.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::Platform(_) => 1,
-            Self::Config(_) => 2,
-            Self::Timeout(_) => 3,
+/// What a timeout cut off, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeout {
+    /// What the run was doing: "waiting for installation a-abc123; still phase installing",
+    /// "GET /v2/apps was in flight".
+    pub pending: String,
+    /// Time from the start of the run to the timeout, once the job knows it.
+    pub elapsed: Option<std::time::Duration>,
+    /// The run's time limit, once the job knows it.
+    pub limit: Option<std::time::Duration>,
+}
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("timed out")?;
+        if let Some(elapsed) = self.elapsed {
+            write!(f, " after {:.1}s", elapsed.as_secs_f64())?;
         }
+        if let Some(limit) = self.limit {
+            write!(f, " (time limit {})", humantime::format_duration(limit))?;
+        }
+        write!(f, " while {}", self.pending)
     }
 }
 
 impl From<wait::WaitError> for Failure {
     fn from(e: wait::WaitError) -> Self {
         match e {
-            wait::WaitError::Timeout { .. } => Self::Timeout(e.to_string()),
+            wait::WaitError::Timeout { what, state, .. } => Self::Timeout(Timeout {
+                pending: format!("waiting for {what}; still {state}"),
+                elapsed: None,
+                limit: None,
+            }),
             wait::WaitError::Failed(e) => Self::Platform(e),
         }
     }
 }
 
-/// Does the job the configuration describes, recording what it learns in `progress` as it
-/// goes, so that the caller can report it whatever happens.
-pub async fn run(config: &Config, progress: &Progress) -> Result<(), Failure> {
+/// Does the job the configuration describes by `deadline`, recording what it learns in
+/// `progress` as it goes, so that the caller can report it whatever happens.
+pub async fn run(
+    config: &Config,
+    progress: &Progress,
+    deadline: tokio::time::Instant,
+) -> Result<(), Failure> {
     match &config.target {
-        Target::Mittwald(target) => mittwald::run(&config.common, target, progress).await,
-        Target::CloudFoundry(target) => cloudfoundry::run(&config.common, target, progress).await,
+        Target::Mittwald(target) => mittwald::run(&config.common, target, progress, deadline).await,
+        Target::CloudFoundry(target) => {
+            cloudfoundry::run(&config.common, target, progress, deadline).await
+        }
     }
 }

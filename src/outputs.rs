@@ -8,8 +8,12 @@ use serde_json::{Map, Value};
 use std::{
     fs::OpenOptions,
     io::Write,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
 };
+use tokio::sync::Notify;
 
 /// How far the run got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -229,22 +233,116 @@ fn append(path: &std::path::Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// The outputs known so far, shared between the provider's flow and `main`, so that a failure,
-/// a timeout or Ctrl-C still reports what was already created.
+/// The outputs known so far, shared between the provider's flow and the job, so that a
+/// failure, a timeout or Ctrl-C still reports what was already created; and what the flow is
+/// doing now, so that the job knows whether a write is in flight and what a timeout cut off.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<Outputs>>);
+pub struct Progress(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    outputs: Mutex<Outputs>,
+    /// Writes whose outcome the outputs do not hold yet (see [`Progress::writing`]).
+    writes: AtomicUsize,
+    writes_done: Notify,
+    /// Set once the run is interrupted or out of time: nothing new is to be sent.
+    stopping: AtomicBool,
+    activity: Activity,
+    cleanups: crate::cleanup::Cleanups,
+}
 
 impl Progress {
     /// Starts with the given outputs.
     pub fn new(outputs: Outputs) -> Self {
-        Self(Arc::new(Mutex::new(outputs)))
+        Self(Arc::new(Shared {
+            outputs: Mutex::new(outputs),
+            ..Shared::default()
+        }))
     }
     /// Changes the outputs.
     pub fn update(&self, f: impl FnOnce(&mut Outputs)) {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        f(&mut self
+            .0
+            .outputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner));
     }
     /// A copy of the outputs as they are now.
     pub fn snapshot(&self) -> Outputs {
+        self.0
+            .outputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Marks a write whose result must reach the outputs (a create: its id) as in flight until
+    /// the guard is dropped, which the flow does once it has recorded the result. A signal
+    /// that arrives meanwhile waits a bounded moment for it instead of losing the id.
+    pub fn writing(&self) -> WriteGuard {
+        self.0.writes.fetch_add(1, Ordering::SeqCst);
+        WriteGuard(self.clone())
+    }
+    /// Whether a write is in flight.
+    pub fn write_in_flight(&self) -> bool {
+        self.0.writes.load(Ordering::SeqCst) > 0
+    }
+    /// Resolves once no write is in flight.
+    pub async fn writes_settled(&self) {
+        loop {
+            let notified = self.0.writes_done.notified();
+            if !self.write_in_flight() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Tells the flow to start nothing new: the run was interrupted or is out of time.
+    pub fn stop(&self) {
+        self.0.stopping.store(true, Ordering::SeqCst);
+    }
+    /// Whether [`Progress::stop`] was called: a flow checks before sending a write again.
+    pub fn stopping(&self) -> bool {
+        self.0.stopping.load(Ordering::SeqCst)
+    }
+
+    /// What the run is doing now (the request in flight, the wait it is in).
+    pub fn activity(&self) -> &Activity {
+        &self.0.activity
+    }
+
+    /// What the job must undo or finish when the run ends, however it ends.
+    pub fn cleanups(&self) -> &crate::cleanup::Cleanups {
+        &self.0.cleanups
+    }
+}
+
+/// Ends a write started with [`Progress::writing`] when dropped.
+#[must_use = "the write counts as in flight until this is dropped"]
+#[derive(Debug)]
+pub struct WriteGuard(Progress);
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        if self.0.0.writes.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.0.writes_done.notify_waiters();
+        }
+    }
+}
+
+/// What the run is doing at the moment, in words ("GET /v2/app-installations/…", "waiting
+/// for installation a-abc123; still phase installing"): what a timeout names as cut off.
+#[derive(Debug, Clone, Default)]
+pub struct Activity(Arc<Mutex<String>>);
+
+impl Activity {
+    /// Notes what the run is doing now.
+    pub fn set(&self, what: impl Into<String>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = what.into();
+    }
+    /// What the run was doing last.
+    pub fn get(&self) -> String {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

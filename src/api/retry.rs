@@ -11,7 +11,7 @@
 //!
 //! Every retry stays inside the run's deadline and prints one line saying why.
 
-use crate::{ci, wait::Budget};
+use crate::{ci, outputs::Activity, wait::Budget};
 use reqwest::{Method, Request, Response, StatusCode, header::HeaderMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,25 +27,30 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// A response body larger than this is not read: no real answer of these APIs comes close.
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// A request's own time limit when nothing shorter applies (the run's time left may be).
+pub use crate::http::REQUEST_TIMEOUT;
 /// Marks a response berth made up itself because the real one could not be used.
 pub const SYNTHETIC_HEADER: &str = "x-berth-error";
 
-/// What the generated clients carry along: the run's deadline, and the rate-limit budget every
-/// response updates and every wait paces itself by.
+/// What the generated clients carry along: the run's deadline, the rate-limit budget every
+/// response updates and every wait paces itself by, and where to note the request in flight.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// No retry pause reaches past this.
+    /// No request starts, and no request or retry pause lasts, past this.
     pub deadline: Instant,
     /// The platform's last word on its rate limit.
     pub budget: Arc<Budget>,
+    /// What the run is doing: each request notes itself here.
+    pub activity: Activity,
 }
 
 impl Policy {
-    /// A policy with this deadline and a budget not known yet.
-    pub fn until(deadline: Instant) -> Self {
+    /// A policy with this deadline, a budget not known yet, and activity noted in `activity`.
+    pub fn until(deadline: Instant, activity: Activity) -> Self {
         Self {
             deadline,
             budget: Arc::default(),
+            activity,
         }
     }
 }
@@ -66,6 +71,17 @@ pub async fn send(
     let mut current = request;
     let mut attempt = 1;
     loop {
+        // No request starts after the run's deadline, and none outlives it.
+        let left = policy.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(synthetic(
+                StatusCode::GATEWAY_TIMEOUT,
+                &format!("{what} was not sent: the run's time limit was reached"),
+            ));
+        }
+        let timeout = current.timeout().copied().unwrap_or(REQUEST_TIMEOUT);
+        *current.timeout_mut() = Some(timeout.min(left));
+        policy.activity.set(what.as_str());
         let outcome = http.execute(current).await;
         if let Ok(response) = &outcome {
             policy.budget.observe(response.headers());
@@ -156,16 +172,21 @@ async fn bounded(mut response: Response) -> reqwest::Result<Response> {
 }
 
 fn too_large(original: &Response) -> Response {
-    let mut headers = HeaderMap::new();
     let message = format!(
         "the answer to {} is larger than {} MiB; berth stopped reading it",
         original.url().path(),
         BODY_LIMIT / 1024 / 1024
     );
+    synthetic(original.status(), &message)
+}
+
+/// An answer berth makes up itself, carrying `message` (see [`synthetic_error`]).
+fn synthetic(status: StatusCode, message: &str) -> Response {
+    let mut headers = HeaderMap::new();
     if let Ok(value) = message.parse() {
         headers.insert(SYNTHETIC_HEADER, value);
     }
-    Response::from(http_response(original.status(), headers, Vec::new()))
+    Response::from(http_response(status, headers, Vec::new()))
 }
 
 fn http_response(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> http::Response<Vec<u8>> {

@@ -28,17 +28,16 @@ use tokio::time::Instant;
 /// How the Cloud Controller says "v2 is switched off" on its routes.
 const V2_DISABLED_TEXT: &str = "V2 endpoints disabled";
 
-/// Runs the Cloud Foundry job; what it learns goes into `progress` as it goes.
+/// Runs the Cloud Foundry job until `deadline` (with the cf CLI's per-phase timeouts, the run
+/// may take as long as both phases together: [`crate::config::Config::time_limit`]); what it
+/// learns goes into `progress` as it goes.
 pub async fn run(
     common: &Common,
     target: &CloudFoundry,
     progress: &Progress,
+    deadline: Instant,
 ) -> Result<(), Failure> {
-    // With the cf CLI's per-phase timeouts, the run may take as long as both phases together.
-    let phases =
-        target.staging_timeout.unwrap_or_default() + target.startup_timeout.unwrap_or_default();
-    let deadline = Instant::now() + common.wait_timeout.max(phases);
-    let policy = api::Policy::until(deadline);
+    let policy = api::Policy::until(deadline, progress.activity().clone());
     progress.update(|o| o.app_name = Some(target.name.clone()));
     // Logging in needs no token; everything after it does.
     let plain = http::client(common, None)?;
@@ -234,6 +233,8 @@ impl Job<'_> {
             "creating app {:?} in space {}",
             self.target.name, self.target.space_guid
         ));
+        // In flight until its guid is in the outputs: a signal meanwhile waits for the answer.
+        let _write = self.progress.writing();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -258,7 +259,10 @@ impl Job<'_> {
             if e.kind.as_deref() == Some("CF-AppNameTaken") {
                 ci::info("the name is taken already; continuing with the existing app");
                 return match self.find().await? {
-                    Some(app) => Ok(Created::Raced(app)),
+                    Some(app) => {
+                        self.record(&app);
+                        Ok(Created::Raced(app))
+                    }
                     None => Err(anyhow::Error::new(e).context(context()).into()),
                 };
             }
@@ -271,11 +275,14 @@ impl Job<'_> {
                 "creating the app had no clear outcome ({e}); looking it up before anything else"
             ));
             if let Some(app) = self.find().await? {
+                self.record(&app);
                 self.progress.update(|o| o.created = true);
                 return Ok(Created::New(app));
             }
             let pause = api::retry::backoff(attempt);
-            if attempt >= api::retry::MAX_ATTEMPTS || Instant::now() + pause >= self.policy.deadline
+            if self.progress.stopping()
+                || attempt >= api::retry::MAX_ATTEMPTS
+                || Instant::now() + pause >= self.policy.deadline
             {
                 return Err(anyhow::Error::new(e).context(context()).into());
             }

@@ -270,6 +270,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// How long the whole run may take, counted from its start: `BERTH_WAIT_TIMEOUT`, or on
+    /// Cloud Foundry the cf CLI's staging and start-up timeouts together when they are longer.
+    pub fn time_limit(&self) -> Duration {
+        match &self.target {
+            Target::CloudFoundry(cf) => self.common.wait_timeout.max(
+                cf.staging_timeout.unwrap_or_default() + cf.startup_timeout.unwrap_or_default(),
+            ),
+            Target::Mittwald(_) => self.common.wait_timeout,
+        }
+    }
+
     /// The provider this run deploys to.
     pub fn provider(&self) -> Provider {
         match self.target {

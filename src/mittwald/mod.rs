@@ -45,11 +45,15 @@ const TWIN_PAUSE: Duration = Duration::from_secs(1);
 /// The header that carries the token.
 const TOKEN_HEADER: &str = "x-access-token";
 
-/// Runs the mittwald job; what it learns goes into `progress` as it goes.
-pub async fn run(common: &Common, target: &Mittwald, progress: &Progress) -> Result<(), Failure> {
-    let deadline = Instant::now() + common.wait_timeout;
+/// Runs the mittwald job until `deadline`; what it learns goes into `progress` as it goes.
+pub async fn run(
+    common: &Common,
+    target: &Mittwald,
+    progress: &Progress,
+    deadline: Instant,
+) -> Result<(), Failure> {
     let http = http::client(common, Some((TOKEN_HEADER, &target.token)))?;
-    let policy = api::Policy::until(deadline);
+    let policy = api::Policy::until(deadline, progress.activity().clone());
     let client = Client::new_with_client(&common.api_url, http, policy.clone());
     let job = Job {
         client,
@@ -257,11 +261,14 @@ impl Job<'_> {
             "installing {} {} in project {project} as {:?}",
             app.name, version.external_version, self.target.description
         ));
+        // In flight until its id is in the outputs: a signal meanwhile waits for the answer.
+        let write = self.progress.writing();
         let (id, etag) = self.request_installation(app, body).await?;
         self.progress.update(|o| {
             o.id = Some(id.clone());
             o.created = true;
         });
+        drop(write);
         ci::info(format_args!("created installation {id}"));
         let versions = std::slice::from_ref(version);
         if let Some(older) = self.older_twin(app, &id, etag.as_deref()).await? {
@@ -301,6 +308,7 @@ impl Job<'_> {
             }
             let pause = api::retry::FIRST_BACKOFF * attempt;
             if !unknown
+                || self.progress.stopping()
                 || attempt >= api::retry::MAX_ATTEMPTS
                 || Instant::now() + pause >= self.policy.deadline
             {
@@ -356,6 +364,8 @@ impl Job<'_> {
             "another run created installation {} first; removing the one this run created ({ours}) and continuing with it",
             display_name(&older)
         ));
+        // A duplicate left half-removed would fail every later run: let the DELETE finish.
+        let write = self.progress.writing();
         call(
             self.client
                 .app_uninstall_appinstallation()
@@ -368,6 +378,7 @@ impl Job<'_> {
             o.created = false;
             o.id = Some(older.id.clone());
         });
+        drop(write);
         self.record(&older, versions);
         self.finish(&older, versions).await
     }
