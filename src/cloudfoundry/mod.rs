@@ -22,11 +22,16 @@ use crate::{
 };
 use anyhow::{Context, anyhow};
 use api::call;
-use std::time::Duration;
+use std::{num::NonZeroU64, time::Duration};
 use tokio::time::Instant;
 
 /// How the Cloud Controller says "v2 is switched off" on its routes.
 const V2_DISABLED_TEXT: &str = "V2 endpoints disabled";
+/// Apps are listed this many at a time (v2's largest page; a server may give fewer).
+const PAGE_SIZE: u64 = 100;
+/// No list berth asks for has more pages than this; one that goes on longer is an error, not
+/// a partial answer.
+const MAX_PAGES: u32 = 50;
 
 /// Runs the Cloud Foundry job until `deadline` (with the cf CLI's per-phase timeouts, the run
 /// may take as long as both phases together: [`crate::config::Config::time_limit`]); what it
@@ -155,23 +160,62 @@ impl Job<'_> {
         self.finish(&guid, &entity).await
     }
 
+    /// The app with this name in this space. The list is asked for exactly that, but only an
+    /// app that really has the name and the space is taken, whatever the server answered: an
+    /// app of a space the user did not name must never be changed. Pages are followed by their
+    /// `next_url` until the app turns up or the list ends.
     async fn find(&self) -> Result<Option<AppResource>, Failure> {
-        let q = vec![
-            format!("name:{}", self.target.name),
-            format!("space_guid:{}", self.target.space_guid),
-        ];
-        let page = call(self.client.list_apps().q(q).send())
-            .await
-            .with_context(|| {
-                format!(
-                    "looking for app {:?} in space {}",
-                    self.target.name, self.target.space_guid
-                )
-            })?;
-        Ok(page
-            .resources
-            .into_iter()
-            .find(|a| a.entity.name.as_deref() == Some(self.target.name.as_str())))
+        let (name, space) = (&self.target.name, &self.target.space_guid);
+        let q = vec![format!("name:{name}"), format!("space_guid:{space}")];
+        let context = || format!("looking for app {name:?} in space {space}");
+        let mut page: Option<NonZeroU64> = None;
+        let mut size = NonZeroU64::new(PAGE_SIZE).unwrap_or(NonZeroU64::MIN);
+        for _ in 0..MAX_PAGES {
+            let mut request = self.client.list_apps().q(q.clone()).results_per_page(size);
+            if let Some(page) = page {
+                request = request.page(page);
+            }
+            let listed = call(request.send()).await.with_context(context)?;
+            // Names are unique in a space: the first that matches is the one.
+            if let Some(app) = listed.resources.into_iter().find(|a| self.is_ours(a)) {
+                return Ok(Some(app));
+            }
+            let Some(next) = listed.next_url.as_deref().filter(|u| !u.is_empty()) else {
+                return Ok(None);
+            };
+            let current = page.unwrap_or(NonZeroU64::MIN);
+            match next_page(next) {
+                // Only forward: a link back (or to itself) would never end.
+                Some((number, given)) if number > current => {
+                    page = Some(number);
+                    size = given.unwrap_or(size);
+                }
+                _ => {
+                    return Err(anyhow!(
+                        "the app list's next_url {next:?} does not lead past page {current}; \
+                         berth stops rather than act on a partial list"
+                    )
+                    .context(context())
+                    .into());
+                }
+            }
+        }
+        Err(anyhow!(
+            "the app list goes on beyond {MAX_PAGES} pages; berth stops rather than act on a \
+             partial list, which could make it create a duplicate or miss the app"
+        )
+        .context(context())
+        .into())
+    }
+
+    /// Exactly the configured name, in exactly the configured space (guids in any case).
+    fn is_ours(&self, app: &AppResource) -> bool {
+        app.entity.name.as_deref() == Some(self.target.name.as_str())
+            && app
+                .entity
+                .space_guid
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(&self.target.space_guid))
     }
 
     async fn create(&self) -> Result<Created, Failure> {
@@ -544,6 +588,21 @@ fn state(state: &str) -> AppUpdate {
     }
 }
 
+/// The `page` and `results-per-page` of a list's `next_url`, a path and query relative to the
+/// API root (`/v2/apps?order-direction=asc&page=2&q=name:x&results-per-page=50`). The next
+/// request is sent through the generated client with these, not to the URL as it is, so that
+/// it goes to the API berth was given with the filters berth chose.
+fn next_page(next_url: &str) -> Option<(NonZeroU64, Option<NonZeroU64>)> {
+    let base = reqwest::Url::parse("http://cloud-controller.invalid/").ok()?;
+    let url = base.join(next_url).ok()?;
+    let number = |key: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.parse::<NonZeroU64>().ok())
+    };
+    Some((number("page")?, number("results-per-page")))
+}
+
 fn with_context(failure: Failure, context: &str) -> Failure {
     match failure {
         Failure::Platform(e) => Failure::Platform(e.context(context.to_string())),
@@ -572,4 +631,24 @@ pub(crate) fn v2_disabled_error() -> anyhow::Error {
          later do by default); berth speaks v2 only: ask the operators to enable it, or use a \
          foundation that offers it"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_url_gives_its_page_and_size() {
+        let n = |v: u64| NonZeroU64::new(v).unwrap();
+        assert_eq!(
+            next_page(
+                "/v2/apps?order-direction=asc&page=2&q=name:x&q=space_guid:y&results-per-page=50"
+            ),
+            Some((n(2), Some(n(50))))
+        );
+        assert_eq!(next_page("/v2/spaces/s/apps?page=7"), Some((n(7), None)));
+        assert_eq!(next_page("/v2/apps?page=0&results-per-page=2"), None);
+        assert_eq!(next_page("/v2/apps?results-per-page=2"), None);
+        assert_eq!(next_page("/v2/apps?page=two"), None);
+    }
 }

@@ -31,9 +31,10 @@ use tokio::time::Instant;
 
 pub use resolve::compare_versions;
 
-/// Installations are listed this many at a time.
+/// Installations are listed this many at a time (the server may give fewer per page).
 const PAGE_SIZE: u64 = 100;
-/// No project has more installations of one app than this many pages.
+/// No project has more installations of one app than this many pages; a list that goes on
+/// longer is an error, not a partial answer.
 const MAX_PAGES: u64 = 50;
 /// For this long after a write, a 403 or 404 on reading the installation means "not visible
 /// yet" (the platform is eventually consistent), not "gone".
@@ -180,8 +181,11 @@ impl Job<'_> {
         }
     }
 
-    /// Every installation of this app in the project with exactly this description; after our
-    /// own write, `etag` makes the list include it.
+    /// Every installation of this app in the project with exactly this description, from
+    /// every page of the list; after our own write, `etag` makes the list include it.
+    ///
+    /// A partial list would make berth create a duplicate, so it reads until the list ends
+    /// (see [`list_goes_on`]) and fails rather than stop early at [`MAX_PAGES`].
     async fn find_all(
         &self,
         app: &App,
@@ -206,25 +210,34 @@ impl Job<'_> {
                 .with_context(|| format!("listing the app installations of project {project}"))?;
             let count = batch.len() as u64;
             skip += count;
+            // The list is filtered by app already, but what came back is checked all the same.
             matching.extend(batch.into_iter().filter(|i| {
                 // One being removed (a racing run's twin, or by hand) no longer counts.
                 i.app_id.eq_ignore_ascii_case(&app.id)
                     && i.description == self.target.description
                     && !i.deletion_requested
             }));
-            // The total, when the platform says it, also covers pages smaller than asked for.
-            let total = headers
-                .get("x-pagination-totalcount")
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-            let more = match total {
-                Some(total) => count > 0 && skip < total,
-                None => count >= PAGE_SIZE,
+            let number = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
             };
-            if !more {
-                break;
+            let page = Page {
+                count,
+                read: skip,
+                limit: number("x-pagination-limit"),
+                total: number("x-pagination-totalcount"),
+            };
+            if !list_goes_on(&page) {
+                return Ok(matching);
             }
         }
-        Ok(matching)
+        Err(anyhow!(
+            "the list of app installations of project {project} goes on beyond {MAX_PAGES} pages \
+             ({skip} installations read); berth stops rather than act on a partial list, which \
+             could make it create a duplicate"
+        )
+        .into())
     }
 
     async fn create(
@@ -693,6 +706,36 @@ impl Job<'_> {
     }
 }
 
+/// One page of a list, as the server answered it.
+struct Page {
+    /// Items on this page.
+    count: u64,
+    /// Items on this and the earlier pages.
+    read: u64,
+    /// `X-Pagination-Limit`: the page size the server used, when it says.
+    limit: Option<u64>,
+    /// `X-Pagination-TotalCount`, when the server says.
+    total: Option<u64>,
+}
+
+/// Whether another page may follow. An empty page ends the list. The total, when the server
+/// says it, decides (it also covers pages shorter than their size). Without it, a page shorter
+/// than its size ends the list: the size is the server's limit when it reports one smaller than
+/// berth asked for (it caps pages), else berth's own.
+fn list_goes_on(page: &Page) -> bool {
+    if page.count == 0 {
+        return false;
+    }
+    if let Some(total) = page.total {
+        return page.read < total;
+    }
+    let size = page
+        .limit
+        .filter(|&l| l > 0)
+        .map_or(PAGE_SIZE, |l| l.min(PAGE_SIZE));
+    page.count >= size
+}
+
 /// Ready = phase `ready` and the current version is the desired one (the Terraform provider's
 /// rule; a PATCH of the version leaves phase `ready` for a moment before `upgrading`).
 fn is_ready(installation: &AppInstallation) -> bool {
@@ -753,4 +796,43 @@ fn plan(method: &str, path: &str, body: &impl serde::Serialize, version: &AppVer
         }
     }
     api::print_plan(method, path, &body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(count: u64, read: u64, limit: Option<u64>, total: Option<u64>) -> Page {
+        Page {
+            count,
+            read,
+            limit,
+            total,
+        }
+    }
+
+    #[test]
+    fn a_list_ends_on_an_empty_or_short_page_or_at_its_total() {
+        // No total: a full page of the server's capped size goes on; a short one ends it.
+        assert!(list_goes_on(&page(10, 10, Some(10), None)));
+        assert!(!list_goes_on(&page(6, 26, Some(10), None)));
+        // No limit said: berth's own page size.
+        assert!(list_goes_on(&page(PAGE_SIZE, PAGE_SIZE, None, None)));
+        assert!(!list_goes_on(&page(10, 10, None, None)));
+        // A limit above what berth asked for changes nothing.
+        assert!(list_goes_on(&page(PAGE_SIZE, PAGE_SIZE, Some(1000), None)));
+        assert!(!list_goes_on(&page(40, 40, Some(1000), None)));
+        assert!(list_goes_on(&page(
+            PAGE_SIZE,
+            PAGE_SIZE,
+            Some(1000),
+            Some(150)
+        )));
+        // The total decides when given, even over a short page.
+        assert!(list_goes_on(&page(7, 7, Some(10), Some(30))));
+        assert!(!list_goes_on(&page(10, 30, Some(10), Some(30))));
+        // An empty page always ends it, whatever the total claims.
+        assert!(!list_goes_on(&page(0, 20, Some(10), Some(30))));
+        assert!(!list_goes_on(&page(0, 0, Some(0), None)));
+    }
 }

@@ -727,6 +727,101 @@ async fn apps_are_listed_by_name_and_space_with_pagination() {
 }
 
 #[tokio::test]
+async fn a_capped_app_list_links_its_pages_and_may_ignore_filters() {
+    let sim = Cf::start(SimOptions {
+        cf_page_cap: Some(2),
+        ..quick()
+    })
+    .await;
+    let elsewhere = sim
+        .create(json!({ "name": "web", "space_guid": OTHER_SPACE }))
+        .await;
+    assert_eq!(elsewhere.status(), StatusCode::CREATED);
+    let mut ours = Vec::new();
+    for name in ["api", "docs", "web", "worker", "admin"] {
+        ours.push(sim.create_app(name).await);
+    }
+    let guids = |page: &Value| -> Vec<String> {
+        page["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|app| app["metadata"]["guid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Asked for 50, given 2; the links carry the smaller size and lead through every page.
+    let mut url = format!("/v2/apps?q=space_guid:{SPACE}&results-per-page=50");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = sim.get_json(&url).await;
+        pages += 1;
+        assert_eq!(page["total_results"], 5);
+        assert_eq!(page["total_pages"], 3);
+        assert!(guids(&page).len() <= 2, "{page}");
+        seen.extend(guids(&page));
+        match page["next_url"].as_str() {
+            Some(next) => {
+                assert!(next.contains("results-per-page=2"), "{next}");
+                assert!(next.contains(&format!("q=space_guid:{SPACE}")), "{next}");
+                url = next.to_owned();
+            }
+            None => break,
+        }
+        assert!(pages < 10, "next_url never ends");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ours);
+    let second = sim.get_json("/v2/apps?page=2").await;
+    assert_eq!(second["total_pages"], 3, "six apps in all");
+    assert_eq!(guids(&second), ours[1..3]);
+
+    let control = |body: Value| {
+        sim.client
+            .patch(format!("{}/__sim/options", sim.handle.url()))
+            .json(&body)
+            .send()
+    };
+    let options: Value = control(json!({ "cf_list_ignores_filters": true, "cf_page_cap": null }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(options["cf_list_ignores_filters"], true);
+    assert!(options["cf_page_cap"].is_null());
+    // Every app, of every name and space, whatever q says; the links keep the q.
+    let unfiltered = sim
+        .get_json(&format!(
+            "/v2/apps?q=name:web&q=space_guid:{SPACE}&results-per-page=4"
+        ))
+        .await;
+    assert_eq!(unfiltered["total_results"], 6);
+    assert_eq!(
+        unfiltered["resources"][0]["entity"]["space_guid"],
+        OTHER_SPACE
+    );
+    assert_eq!(unfiltered["resources"][1]["entity"]["name"], "api");
+    let next = unfiltered["next_url"].as_str().unwrap();
+    assert!(
+        next.contains("q=name:web") && next.contains("page=2"),
+        "{next}"
+    );
+    // A broken filter is still refused.
+    let bad = sim.get("/v2/apps?q=colour:blue").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    control(json!({ "cf_list_ignores_filters": false }))
+        .await
+        .unwrap();
+    let filtered = sim
+        .get_json(&format!("/v2/apps?q=name:web&q=space_guid:{SPACE}"))
+        .await;
+    assert_eq!(guids(&filtered), ours[2..3]);
+}
+
+#[tokio::test]
 async fn updates_answer_201_and_deletes_204() {
     let sim = Cf::start(quick()).await;
     let guid = sim.create_app("web").await;

@@ -778,7 +778,7 @@ impl CloudFoundry {
             return reply;
         }
         match route {
-            Route::ListApps(space) => self.list_apps(request, space, now),
+            Route::ListApps(space) => self.list_apps(options, request, space, now),
             Route::CreateApp => self.create_app(options, request, now),
             Route::GetApp(guid) => self.with_app(guid, |app| Reply::json(200, &app.resource(now))),
             Route::UpdateApp(guid) => self.update_app(options, request, guid, now),
@@ -840,12 +840,22 @@ impl CloudFoundry {
         })
     }
 
-    fn list_apps(&self, request: &Request, space: Option<&str>, now: Instant) -> Reply {
-        let filters = match parse_filters(request) {
+    fn list_apps(
+        &self,
+        options: &SimOptions,
+        request: &Request,
+        space: Option<&str>,
+        now: Instant,
+    ) -> Reply {
+        let mut filters = match parse_filters(request) {
             Ok(filters) => filters,
             Err(reply) => return reply,
         };
-        let page = match Page::from_query(request) {
+        if options.cf_list_ignores_filters {
+            // Checked above like any request, then dropped: the list has every app.
+            filters.clear();
+        }
+        let page = match Page::from_query(request, options.cf_page_cap) {
             Ok(page) => page,
             Err(reply) => return reply,
         };
@@ -1482,7 +1492,9 @@ struct Page {
 }
 
 impl Page {
-    fn from_query(request: &Request) -> Result<Self, Reply> {
+    /// The page `page` and `results-per-page` ask for; a `cap` (at least 1) makes pages smaller
+    /// than asked, and the links then carry the smaller size.
+    fn from_query(request: &Request, cap: Option<usize>) -> Result<Self, Reply> {
         let number = |key: &str, default: usize| -> Result<usize, Reply> {
             match request.query_param(key) {
                 None | Some("") => Ok(default),
@@ -1508,7 +1520,7 @@ impl Page {
         };
         Ok(Self {
             number: number("page", 1)?,
-            size,
+            size: size.min(cap.unwrap_or(MAX_PAGE_SIZE).max(1)),
             descending,
         })
     }

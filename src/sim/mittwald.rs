@@ -604,7 +604,7 @@ impl Mittwald {
             Route::ListVersions(app) => list_versions(request, app),
             Route::GetVersion(app, version) => get_version(app, version),
             Route::Install(project) => self.install(options, request, project, now),
-            Route::ListInstallations(project) => self.list(request, project, now),
+            Route::ListInstallations(project) => self.list(options, request, project, now),
             Route::GetInstallation(id) => self.get(options, request, id, now),
             Route::PatchInstallation(id) => self.patch(options, request, id, now),
             Route::DeleteInstallation(id) => self.delete(id),
@@ -874,7 +874,13 @@ impl Mittwald {
         Reply::json(201, &json!({ "id": id })).with_header("etag", event.to_string())
     }
 
-    fn list(&mut self, request: &Request, project_id: &str, now: Instant) -> Reply {
+    fn list(
+        &mut self,
+        options: &SimOptions,
+        request: &Request,
+        project_id: &str,
+        now: Instant,
+    ) -> Reply {
         let Some(project) = self.resolve_project(project_id) else {
             return not_found("project", project_id);
         };
@@ -896,7 +902,7 @@ impl Mittwald {
             .filter(|i| app_ids.is_empty() || app_ids.iter().any(|id| id == i.app.id))
             .filter(|i| search.is_none_or(|term| i.matches_search(term)))
             .collect();
-        let page = match Page::from_query(request, matching.len()) {
+        let page = match Page::from_query(request, matching.len(), options.installation_page_cap) {
             Ok(page) => page,
             Err(reply) => return reply,
         };
@@ -906,7 +912,8 @@ impl Mittwald {
             .take(page.limit)
             .map(|i| i.body(&self.projects[i.project], now))
             .collect();
-        page.headers(Reply::json(200, &Value::Array(bodies)))
+        let total = !options.installation_total_hidden;
+        page.headers(Reply::json(200, &Value::Array(bodies)), total)
     }
 
     fn get(&self, options: &SimOptions, request: &Request, id: &str, now: Instant) -> Reply {
@@ -1090,7 +1097,7 @@ fn authorize(request: &Request, token: &str) -> Result<(), Reply> {
 }
 
 fn list_apps(request: &Request) -> Reply {
-    let page = match Page::from_query(request, APPS.len()) {
+    let page = match Page::from_query(request, APPS.len(), None) {
         Ok(page) => page,
         Err(reply) => return reply,
     };
@@ -1100,7 +1107,7 @@ fn list_apps(request: &Request) -> Reply {
         .take(page.limit)
         .map(app_json)
         .collect();
-    page.headers(Reply::json(200, &Value::Array(apps)))
+    page.headers(Reply::json(200, &Value::Array(apps)), true)
 }
 
 fn list_versions(request: &Request, app_id: &str) -> Reply {
@@ -1139,7 +1146,9 @@ struct Page {
 }
 
 impl Page {
-    fn from_query(request: &Request, total: usize) -> Result<Self, Reply> {
+    /// The page `limit` and `skip` (or `page`) ask for; a `cap` (at least 1) lowers the limit,
+    /// and `X-Pagination-Limit` then says the lower one.
+    fn from_query(request: &Request, total: usize, cap: Option<usize>) -> Result<Self, Reply> {
         let number = |key: &str| -> Result<Option<usize>, Reply> {
             match request.query_param(key) {
                 None | Some("") => Ok(None),
@@ -1154,7 +1163,8 @@ impl Page {
         };
         let limit = number("limit")?
             .filter(|&limit| limit > 0)
-            .unwrap_or(DEFAULT_PAGE_LIMIT);
+            .unwrap_or(DEFAULT_PAGE_LIMIT)
+            .min(cap.unwrap_or(usize::MAX).max(1));
         // `skip` wins over `page` when both are given, as the spec says.
         let skip = match (number("skip")?, number("page")?) {
             (Some(skip), _) => skip,
@@ -1164,15 +1174,20 @@ impl Page {
         Ok(Self { limit, skip, total })
     }
 
-    fn headers(&self, reply: Reply) -> Reply {
-        reply
+    /// The `X-Pagination-*` headers; `X-Pagination-TotalCount` only `with_total`.
+    fn headers(&self, reply: Reply, with_total: bool) -> Reply {
+        let reply = reply
             .with_header("x-pagination-limit", self.limit.to_string())
             .with_header("x-pagination-skip", self.skip.to_string())
             .with_header(
                 "x-pagination-page",
                 (self.skip / self.limit + 1).to_string(),
-            )
-            .with_header("x-pagination-totalcount", self.total.to_string())
+            );
+        if with_total {
+            reply.with_header("x-pagination-totalcount", self.total.to_string())
+        } else {
+            reply
+        }
     }
 }
 

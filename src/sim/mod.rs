@@ -90,6 +90,13 @@ pub struct SimOptions {
     /// After a write, a GET of that installation without an `if-event-reached` header answers
     /// 404 for this long, like the real platform's eventual consistency.
     pub consistency_delay: Duration,
+    /// mittwald: the installation list answers at most this many per page (at least 1),
+    /// whatever `limit` asks for, and says so in `X-Pagination-Limit`, as an API whose
+    /// largest page is smaller than a client's request does. `None`: `limit` is taken as asked.
+    pub installation_page_cap: Option<usize>,
+    /// mittwald: the installation list leaves `X-Pagination-TotalCount` out (a gateway that
+    /// drops it), so a client learns the end of the list only from a short or empty page.
+    pub installation_total_hidden: bool,
     /// Requests allowed per window (`X-RateLimit-Limit`).
     pub rate_limit: u32,
     /// Length of one rate-limit window.
@@ -116,6 +123,14 @@ pub struct SimOptions {
     /// Cloud Foundry: v2 is switched off, as by default since CAPI 1.201.0: `/v2/info` answers
     /// with an empty `api_version`, every other `/v2/*` route 404 "V2 endpoints disabled".
     pub cf_v2_disabled: bool,
+    /// Cloud Foundry: app lists answer at most this many results per page (at least 1),
+    /// whatever `results-per-page` asks for; `total_pages`, `next_url` and `prev_url` follow
+    /// the smaller page, as the Cloud Controller writes them. `None`: as asked (up to 100).
+    pub cf_page_cap: Option<usize>,
+    /// Cloud Foundry: app lists ignore their `q` filters and list apps of every name and space
+    /// (still validated, and kept in `next_url`), as a misbehaving proxy or an older Cloud
+    /// Controller might: a client has to check what it was given.
+    pub cf_list_ignores_filters: bool,
     /// Cloud Foundry: every Cloud Controller response carries this in `X-Cf-Warnings`
     /// (form-encoded; each line one warning, comma-separated like the platform does).
     pub cf_warnings: Option<String>,
@@ -131,6 +146,8 @@ impl Default for SimOptions {
             time_to_ready: Duration::from_secs(3),
             phases: vec!["pending".to_owned(), "installing".to_owned()],
             consistency_delay: Duration::from_secs(1),
+            installation_page_cap: None,
+            installation_total_hidden: false,
             rate_limit: 600,
             rate_window: Duration::from_secs(60),
             cf_users: vec![(
@@ -147,6 +164,8 @@ impl Default for SimOptions {
             cf_staging_fails: false,
             cf_crashes: false,
             cf_v2_disabled: false,
+            cf_page_cap: None,
+            cf_list_ignores_filters: false,
             cf_warnings: None,
             seed: DEFAULT_SEED,
         }
@@ -1216,6 +1235,10 @@ struct OptionsPatch {
     time_to_ready_ms: Option<u64>,
     phases: Option<Vec<String>>,
     consistency_delay_ms: Option<u64>,
+    /// `null` lifts the cap, so a missing key and `null` differ.
+    #[serde(default, deserialize_with = "deserialize_present")]
+    installation_page_cap: Option<Option<usize>>,
+    installation_total_hidden: Option<bool>,
     rate_limit: Option<u32>,
     rate_window_ms: Option<u64>,
     #[serde(default, deserialize_with = "deserialize_credentials")]
@@ -1228,6 +1251,10 @@ struct OptionsPatch {
     cf_staging_fails: Option<bool>,
     cf_crashes: Option<bool>,
     cf_v2_disabled: Option<bool>,
+    /// `null` lifts the cap, so a missing key and `null` differ.
+    #[serde(default, deserialize_with = "deserialize_present")]
+    cf_page_cap: Option<Option<usize>>,
+    cf_list_ignores_filters: Option<bool>,
     /// `null` clears the warnings, so a missing key and `null` differ.
     #[serde(default, deserialize_with = "deserialize_present")]
     cf_warnings: Option<Option<String>>,
@@ -1293,6 +1320,12 @@ impl OptionsPatch {
         if let Some(ms) = self.consistency_delay_ms {
             options.consistency_delay = Duration::from_millis(ms);
         }
+        if let Some(cap) = self.installation_page_cap {
+            options.installation_page_cap = cap;
+        }
+        if let Some(hidden) = self.installation_total_hidden {
+            options.installation_total_hidden = hidden;
+        }
         if let Some(limit) = self.rate_limit {
             options.rate_limit = limit;
         }
@@ -1323,6 +1356,12 @@ impl OptionsPatch {
         if let Some(disabled) = self.cf_v2_disabled {
             options.cf_v2_disabled = disabled;
         }
+        if let Some(cap) = self.cf_page_cap {
+            options.cf_page_cap = cap;
+        }
+        if let Some(ignores) = self.cf_list_ignores_filters {
+            options.cf_list_ignores_filters = ignores;
+        }
         if let Some(warnings) = self.cf_warnings {
             options.cf_warnings = warnings;
         }
@@ -1342,6 +1381,8 @@ fn options_json(options: &SimOptions) -> Value {
         "time_to_ready_ms": options.time_to_ready.as_millis() as u64,
         "phases": options.phases,
         "consistency_delay_ms": options.consistency_delay.as_millis() as u64,
+        "installation_page_cap": options.installation_page_cap,
+        "installation_total_hidden": options.installation_total_hidden,
         "rate_limit": options.rate_limit,
         "rate_window_ms": options.rate_window.as_millis() as u64,
         "cf_users": names(&options.cf_users),
@@ -1352,6 +1393,8 @@ fn options_json(options: &SimOptions) -> Value {
         "cf_staging_fails": options.cf_staging_fails,
         "cf_crashes": options.cf_crashes,
         "cf_v2_disabled": options.cf_v2_disabled,
+        "cf_page_cap": options.cf_page_cap,
+        "cf_list_ignores_filters": options.cf_list_ignores_filters,
         "cf_warnings": options.cf_warnings,
         "seed": options.seed,
     })

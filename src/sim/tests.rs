@@ -728,6 +728,84 @@ async fn seeded_installations_are_listed_with_filters_and_pagination() {
 }
 
 #[tokio::test]
+async fn a_capped_installation_list_says_its_limit_and_may_hide_the_total() {
+    let sim = Sim::start(SimOptions {
+        installation_page_cap: Some(2),
+        ..quick()
+    })
+    .await;
+    let seeded: Vec<String> = (0..5)
+        .map(|n| sim.seed(NODE_APP_ID, NODE_VERSION_1_0_0_ID, &format!("site {n}")))
+        .collect();
+    let page = |query: &'static str| {
+        let sim = &sim;
+        async move {
+            let response = sim
+                .get(&format!("/v2/projects/{PROJECT}/app-installations{query}"))
+                .await;
+            assert_eq!(response.status(), StatusCode::OK, "{query}");
+            let headers = response.headers().clone();
+            let body: Value = response.json().await.unwrap();
+            let ids: Vec<String> = body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned())
+                .collect();
+            (headers, ids)
+        }
+    };
+
+    // However many are asked for, two come, and the headers say so.
+    let (headers, first) = page("?limit=100").await;
+    assert_eq!(first, seeded[..2]);
+    assert_eq!(headers["x-pagination-limit"], "2");
+    assert_eq!(headers["x-pagination-totalcount"], "5");
+    let (headers, third) = page("?limit=100&skip=4").await;
+    assert_eq!(third, seeded[4..]);
+    assert_eq!(headers["x-pagination-skip"], "4");
+    // `page` counts in pages of the capped size.
+    let (headers, second) = page("?limit=100&page=2").await;
+    assert_eq!(second, seeded[2..4]);
+    assert_eq!(headers["x-pagination-page"], "2");
+    // A smaller request than the cap is taken as asked.
+    assert_eq!(page("?limit=1").await.1, seeded[..1]);
+
+    let control = |body: Value| {
+        sim.client
+            .patch(format!("{}/__sim/options", sim.handle.url()))
+            .json(&body)
+            .send()
+    };
+    let options: Value = control(json!({ "installation_total_hidden": true }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(options["installation_page_cap"], 2);
+    assert_eq!(options["installation_total_hidden"], true);
+    let (headers, ids) = page("?limit=100&skip=2").await;
+    assert_eq!(ids, seeded[2..4]);
+    assert!(!headers.contains_key("x-pagination-totalcount"));
+    assert_eq!(headers["x-pagination-limit"], "2");
+    // Other lists keep their total.
+    let apps = sim.get("/v2/apps").await;
+    assert!(apps.headers().contains_key("x-pagination-totalcount"));
+
+    let options: Value = control(json!({ "installation_page_cap": null }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(options["installation_page_cap"].is_null());
+    let (headers, ids) = page("?limit=100").await;
+    assert_eq!(ids, seeded);
+    assert_eq!(headers["x-pagination-limit"], "100");
+}
+
+#[tokio::test]
 async fn delete_removes_an_installation() {
     let sim = Sim::start(quick()).await;
     let id = sim.seed(NODE_APP_ID, NODE_VERSION_1_0_0_ID, "short-lived");
