@@ -173,6 +173,7 @@ pub struct Interrupted {
     pub stopped_in: Duration,
     pub json: Value,
     pub github_output: String,
+    pub stderr: String,
 }
 
 /// Starts `berth` with `env`, sends `signal` (`INT`, `TERM`) once it has created something
@@ -182,6 +183,18 @@ pub fn interrupt_while_waiting(
     sim: &SimHandle,
     env: &[(String, String)],
     signal: &str,
+) -> Interrupted {
+    signal_after_post(sim, env, Duration::from_millis(300), &[signal])
+}
+
+/// Starts `berth` with `env`, and `after` its first POST reached `sim` sends each of `signals`
+/// (`INT`, `TERM`), 300 ms apart; collects what it wrote. `stopped_in` counts from the first.
+#[cfg(unix)]
+pub fn signal_after_post(
+    sim: &SimHandle,
+    env: &[(String, String)],
+    after: Duration,
+    signals: &[&str],
 ) -> Interrupted {
     use std::process::Stdio;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -202,19 +215,25 @@ pub fn interrupt_while_waiting(
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let sent = std::process::Command::new("kill")
-        .args([format!("-{signal}"), child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    std::thread::sleep(after);
     let signalled = std::time::Instant::now();
+    for (n, signal) in signals.iter().enumerate() {
+        if n > 0 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    }
     let output = child.wait_with_output().expect("waiting for berth");
     Interrupted {
         code: output.status.code(),
         stopped_in: signalled.elapsed(),
         json: serde_json::from_slice(&output.stdout).unwrap_or(Value::Null),
         github_output: std::fs::read_to_string(github_output).unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 
