@@ -33,7 +33,8 @@ pub use crate::http::REQUEST_TIMEOUT;
 pub const SYNTHETIC_HEADER: &str = "x-berth-error";
 
 /// What the generated clients carry along: the run's deadline, the rate-limit budget every
-/// response updates and every wait paces itself by, and where to note the request in flight.
+/// response updates and every wait paces itself by, where to note the request in flight, and
+/// the credentials when they can change during the run.
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// No request starts, and no request or retry pause lasts, past this.
@@ -42,6 +43,8 @@ pub struct Policy {
     pub budget: Arc<Budget>,
     /// What the run is doing: each request notes itself here.
     pub activity: Activity,
+    /// A token that expires: set on every request, renewed ahead of expiry and once on a 401.
+    pub credentials: Option<Arc<dyn Credentials>>,
 }
 
 impl Policy {
@@ -51,8 +54,30 @@ impl Policy {
             deadline,
             budget: Arc::default(),
             activity,
+            credentials: None,
         }
     }
+
+    /// The same policy (the budget shared), sending these credentials.
+    pub fn with_credentials(&self, credentials: Arc<dyn Credentials>) -> Self {
+        Self {
+            credentials: Some(credentials),
+            ..self.clone()
+        }
+    }
+}
+
+/// A future the credentials answer with.
+pub type CredentialsFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An access token that may expire during the run (UAA's live 10 to 20 minutes on many
+/// foundations, less than staging and start-up may take).
+pub trait Credentials: std::fmt::Debug + Send + Sync {
+    /// The `Authorization` value to send now, renewed first when it is about to expire.
+    fn header(&self) -> CredentialsFuture<'_, reqwest::header::HeaderValue>;
+    /// The platform refused the token (401): get a new one. `Err` says why none can be had,
+    /// in words for the user (a token given as an input cannot be renewed).
+    fn renew(&self) -> CredentialsFuture<'_, Result<(), String>>;
 }
 
 /// Sends `request`, retrying as described in the module docs, and reads the body (bounded).
@@ -70,6 +95,7 @@ pub async fn send(
     let mut spare = request.try_clone();
     let mut current = request;
     let mut attempt = 1;
+    let mut renewed = false;
     loop {
         // No request starts after the run's deadline, and none outlives it.
         let left = policy.deadline.saturating_duration_since(Instant::now());
@@ -82,9 +108,38 @@ pub async fn send(
         let timeout = current.timeout().copied().unwrap_or(REQUEST_TIMEOUT);
         *current.timeout_mut() = Some(timeout.min(left));
         policy.activity.set(what.as_str());
+        if let Some(credentials) = &policy.credentials {
+            let mut value = credentials.header().await;
+            value.set_sensitive(true);
+            current
+                .headers_mut()
+                .insert(reqwest::header::AUTHORIZATION, value);
+        }
         let outcome = http.execute(current).await;
         if let Ok(response) = &outcome {
             policy.budget.observe(response.headers());
+        }
+        // A token that expired (or was revoked) early: renew it once and send again.
+        if let (Ok(response), Some(credentials)) = (&outcome, &policy.credentials)
+            && response.status() == StatusCode::UNAUTHORIZED
+            && !renewed
+        {
+            renewed = true;
+            match credentials.renew().await {
+                Ok(()) => {
+                    if let Some(next) = spare.take() {
+                        ci::info(format_args!(
+                            "{what}: the token was refused (401); sending again with a new one"
+                        ));
+                        spare = next.try_clone();
+                        current = next;
+                        continue;
+                    }
+                }
+                Err(why) => {
+                    return Ok(synthetic(StatusCode::UNAUTHORIZED, &why));
+                }
+            }
         }
         let (why, wait) = match &outcome {
             Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => (

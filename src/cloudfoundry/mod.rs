@@ -15,7 +15,7 @@ use crate::{
         },
     },
     ci,
-    config::{AppSettings, CloudFoundry, Common, ConfigError, ConfigErrors, OnExisting, Secret},
+    config::{AppSettings, CloudFoundry, Common, ConfigError, ConfigErrors, OnExisting},
     http,
     outputs::{Progress, Status},
     wait::{self, Poll},
@@ -52,9 +52,11 @@ pub async fn run(
         policy.clone(),
     ))
     .await?;
-    let token = auth::token(&plain, &policy, &target.auth, endpoint.as_deref()).await?;
-    let bearer = Secret::new(format!("bearer {}", token.expose()));
-    let http = http::client(common, Some(("authorization", &bearer)))?;
+    let token =
+        auth::TokenSource::login(plain.clone(), policy.clone(), &target.auth, endpoint).await?;
+    // The token goes on each request (see `api::retry::send`), so it can be renewed mid-run.
+    let policy = policy.with_credentials(std::sync::Arc::new(token));
+    let http = plain;
     let client = Client::new_with_client(&common.api_url, http.clone(), policy.clone());
     let job = Job {
         policy,

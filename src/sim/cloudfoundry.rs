@@ -43,8 +43,6 @@ pub const API_VERSION_V2: &str = "2.293.0";
 /// `cloud_controller_v3.meta.version` of the root document (v3 itself is not simulated).
 pub const API_VERSION_V3: &str = "3.128.0";
 
-/// `expires_in` of issued tokens, as UAA's default of 12 hours less a second (reference 02).
-const TOKEN_LIFETIME_SECONDS: u64 = 43199;
 /// Issued tokens beyond this many push out the oldest, so a long `berth sim` stays bounded.
 const MAX_TOKENS: usize = 10_000;
 /// Jobs kept for `GET /v2/jobs/{guid}` beyond this many push out the oldest.
@@ -277,6 +275,8 @@ struct Issued {
     refresh: Option<String>,
     /// The user, or the client for client-credentials tokens.
     subject: String,
+    /// After this the Cloud Controller refuses it.
+    expires_at: Instant,
 }
 
 #[derive(Clone)]
@@ -815,7 +815,9 @@ impl CloudFoundry {
         match token {
             Some(token)
                 if token == options.token
-                    || self.tokens.iter().any(|issued| issued.access == token) =>
+                    || self.tokens.iter().any(|issued| {
+                        issued.access == token && Instant::now() < issued.expires_at
+                    }) =>
             {
                 Ok(())
             }
@@ -1224,7 +1226,10 @@ impl CloudFoundry {
         if let Some(refresh) = &refresh {
             body.insert("refresh_token".into(), json!(refresh));
         }
-        body.insert("expires_in".into(), json!(TOKEN_LIFETIME_SECONDS));
+        body.insert(
+            "expires_in".into(),
+            json!(options.cf_token_lifetime.as_secs()),
+        );
         body.insert("scope".into(), json!(scope));
         body.insert("jti".into(), json!(access));
         if self.tokens.len() >= MAX_TOKENS {
@@ -1234,6 +1239,7 @@ impl CloudFoundry {
             access,
             refresh,
             subject,
+            expires_at: Instant::now() + options.cf_token_lifetime,
         });
         Reply::json(200, &Value::Object(body))
             .with_header("cache-control", "no-store")

@@ -116,6 +116,9 @@ pub struct SimOptions {
     /// Cloud Foundry: how long a bits upload job takes (queued for the first half, then
     /// running, then finished or failed).
     pub cf_job_time: Duration,
+    /// Cloud Foundry: how long a token UAA issues is accepted (its `expires_in`); after that the
+    /// Cloud Controller answers 401 `CF-InvalidAuthToken`, as for a token that expired.
+    pub cf_token_lifetime: Duration,
     /// Cloud Foundry: staging ends FAILED with `staging_failed_reason` `StagingError`.
     pub cf_staging_fails: bool,
     /// Cloud Foundry: instances end CRASHED instead of RUNNING.
@@ -161,6 +164,8 @@ impl Default for SimOptions {
             cf_staging_time: Duration::from_secs(2),
             cf_startup_time: Duration::from_secs(1),
             cf_job_time: Duration::from_millis(300),
+            // UAA's default: 12 hours less a second.
+            cf_token_lifetime: Duration::from_secs(43_199),
             cf_staging_fails: false,
             cf_crashes: false,
             cf_v2_disabled: false,
@@ -1248,6 +1253,7 @@ struct OptionsPatch {
     cf_staging_time_ms: Option<u64>,
     cf_startup_time_ms: Option<u64>,
     cf_job_time_ms: Option<u64>,
+    cf_token_lifetime_ms: Option<u64>,
     cf_staging_fails: Option<bool>,
     cf_crashes: Option<bool>,
     cf_v2_disabled: Option<bool>,
@@ -1344,6 +1350,9 @@ impl OptionsPatch {
         if let Some(ms) = self.cf_startup_time_ms {
             options.cf_startup_time = Duration::from_millis(ms);
         }
+        if let Some(ms) = self.cf_token_lifetime_ms {
+            options.cf_token_lifetime = Duration::from_millis(ms);
+        }
         if let Some(ms) = self.cf_job_time_ms {
             options.cf_job_time = Duration::from_millis(ms);
         }
@@ -1390,6 +1399,7 @@ fn options_json(options: &SimOptions) -> Value {
         "cf_staging_time_ms": options.cf_staging_time.as_millis() as u64,
         "cf_startup_time_ms": options.cf_startup_time.as_millis() as u64,
         "cf_job_time_ms": options.cf_job_time.as_millis() as u64,
+        "cf_token_lifetime_ms": options.cf_token_lifetime.as_millis() as u64,
         "cf_staging_fails": options.cf_staging_fails,
         "cf_crashes": options.cf_crashes,
         "cf_v2_disabled": options.cf_v2_disabled,
