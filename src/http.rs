@@ -1,9 +1,9 @@
-//! The one HTTP client of a run: timeouts, a user agent naming berth, TLS options, and the
-//! token header marked sensitive so it never shows in debug output.
+//! The one HTTP client of a run: timeouts, a user agent naming berth, TLS options. (The token
+//! header, marked sensitive so it never shows in debug output, is set per request by
+//! `api::retry::send`.)
 
-use crate::config::{Common, Secret};
+use crate::config::Common;
 use anyhow::{Context, Result};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::{sync::Once, time::Duration};
 
 /// Connecting must succeed within this.
@@ -41,19 +41,12 @@ pub fn install_crypto_provider() {
     });
 }
 
-/// Builds the client; `auth` is the header that carries the token, if any.
-pub fn client(common: &Common, auth: Option<(&'static str, &Secret)>) -> Result<reqwest::Client> {
+/// Builds the client. The token is not part of it: it goes on each request in
+/// [`crate::api::retry::send`], so that it can be renewed during the run.
+pub fn client(common: &Common) -> Result<reqwest::Client> {
     install_crypto_provider();
-    let mut headers = HeaderMap::new();
-    if let Some((name, token)) = auth {
-        let mut value = HeaderValue::from_str(token.expose())
-            .context("the token contains characters that cannot be sent in a header")?;
-        value.set_sensitive(true);
-        headers.insert(HeaderName::from_static(name), value);
-    }
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
-        .default_headers(headers)
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .read_timeout(READ_TIMEOUT)

@@ -469,6 +469,11 @@ fn the_token_appears_in_no_output_even_when_refused() {
     let refused = run(&env);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(refused.stderr.contains("HTTP 401"), "{}", refused.stderr);
+    assert!(
+        refused.out("error").contains("refused BERTH_API_TOKEN"),
+        "names the input: {}",
+        refused.stderr
+    );
     assert!(!refused.everything().contains("tok-WRONG-8d7e6f"));
     assert!(!refused.everything().contains(TOKEN));
 }

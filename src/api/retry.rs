@@ -27,6 +27,48 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// A response body larger than this is not read: no real answer of these APIs comes close.
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// A token given as an input: sent as it is, never renewed; when the platform refuses it, the
+/// message names the input.
+#[derive(Debug)]
+pub struct GivenToken {
+    header: reqwest::header::HeaderName,
+    value: reqwest::header::HeaderValue,
+    refused: String,
+}
+
+impl GivenToken {
+    /// `value` (the whole header value, `bearer …` where needed) goes in `header`; `refused`
+    /// is what to tell the user when the platform answers 401.
+    pub fn new(
+        header: &'static str,
+        value: &crate::config::Secret,
+        refused: impl Into<String>,
+    ) -> Result<Self, String> {
+        let mut value = reqwest::header::HeaderValue::from_str(value.expose())
+            .map_err(|_| "the token contains characters that cannot be sent in a header")?;
+        value.set_sensitive(true);
+        Ok(Self {
+            header: reqwest::header::HeaderName::from_static(header),
+            value,
+            refused: refused.into(),
+        })
+    }
+}
+
+impl Credentials for GivenToken {
+    fn header(
+        &self,
+    ) -> CredentialsFuture<'_, (reqwest::header::HeaderName, reqwest::header::HeaderValue)> {
+        Box::pin(std::future::ready((
+            self.header.clone(),
+            self.value.clone(),
+        )))
+    }
+    fn renew(&self) -> CredentialsFuture<'_, Result<(), String>> {
+        Box::pin(std::future::ready(Err(self.refused.clone())))
+    }
+}
+
 /// A request's own time limit when nothing shorter applies (the run's time left may be).
 pub use crate::http::REQUEST_TIMEOUT;
 /// Marks a response berth made up itself because the real one could not be used.
@@ -73,8 +115,11 @@ pub type CredentialsFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + S
 /// An access token that may expire during the run (UAA's live 10 to 20 minutes on many
 /// foundations, less than staging and start-up may take).
 pub trait Credentials: std::fmt::Debug + Send + Sync {
-    /// The `Authorization` value to send now, renewed first when it is about to expire.
-    fn header(&self) -> CredentialsFuture<'_, reqwest::header::HeaderValue>;
+    /// The header that carries the token, and its value now (renewed first when it is about to
+    /// expire).
+    fn header(
+        &self,
+    ) -> CredentialsFuture<'_, (reqwest::header::HeaderName, reqwest::header::HeaderValue)>;
     /// The platform refused the token (401): get a new one. `Err` says why none can be had,
     /// in words for the user (a token given as an input cannot be renewed).
     fn renew(&self) -> CredentialsFuture<'_, Result<(), String>>;
@@ -109,11 +154,9 @@ pub async fn send(
         *current.timeout_mut() = Some(timeout.min(left));
         policy.activity.set(what.as_str());
         if let Some(credentials) = &policy.credentials {
-            let mut value = credentials.header().await;
+            let (name, mut value) = credentials.header().await;
             value.set_sensitive(true);
-            current
-                .headers_mut()
-                .insert(reqwest::header::AUTHORIZATION, value);
+            current.headers_mut().insert(name, value);
         }
         let outcome = http.execute(current).await;
         if let Ok(response) = &outcome {
@@ -137,7 +180,14 @@ pub async fn send(
                     }
                 }
                 Err(why) => {
-                    return Ok(synthetic(StatusCode::UNAUTHORIZED, &why));
+                    let said = match outcome {
+                        Ok(response) => super::ApiError::from_response(response).await,
+                        Err(e) => return Err(e),
+                    };
+                    return Ok(synthetic(
+                        StatusCode::UNAUTHORIZED,
+                        &format!("{why} (the platform said: {said})"),
+                    ));
                 }
             }
         }
@@ -238,6 +288,17 @@ fn too_large(original: &Response) -> Response {
 /// An answer berth makes up itself, carrying `message` (see [`synthetic_error`]).
 fn synthetic(status: StatusCode, message: &str) -> Response {
     let mut headers = HeaderMap::new();
+    // A header holds visible ASCII only; the message is for people, so `?` will do.
+    let message: String = message
+        .chars()
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
     if let Ok(value) = message.parse() {
         headers.insert(SYNTHETIC_HEADER, value);
     }

@@ -213,7 +213,9 @@ impl TokenSource {
 }
 
 impl Credentials for TokenSource {
-    fn header(&self) -> CredentialsFuture<'_, reqwest::header::HeaderValue> {
+    fn header(
+        &self,
+    ) -> CredentialsFuture<'_, (reqwest::header::HeaderName, reqwest::header::HeaderValue)> {
         Box::pin(async move {
             let mut held = self.held.lock().await;
             if held.renew_at.is_some_and(|at| Instant::now() >= at) {
@@ -224,7 +226,7 @@ impl Credentials for TokenSource {
                     held.renew_at = None;
                 }
             }
-            bearer(&held.access)
+            (reqwest::header::AUTHORIZATION, bearer(&held.access))
         })
     }
 
@@ -246,7 +248,8 @@ fn bearer(token: &Secret) -> reqwest::header::HeaderValue {
         .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("bearer -"))
 }
 
-fn given_token_refused() -> String {
+/// What to tell the user when the Cloud Controller refuses the token of `BERTH_API_TOKEN`.
+pub fn given_token_refused() -> String {
     "the Cloud Controller refused the token given in BERTH_API_TOKEN (401): it has expired or \
      was revoked, and berth cannot renew a token it was given; pass a fresh one (cf oauth-token), \
      or give BERTH_CF_USERNAME + BERTH_CF_PASSWORD or BERTH_CF_CLIENT_ID + \

@@ -45,7 +45,7 @@ pub async fn run(
     let policy = api::Policy::until(deadline, progress.activity().clone());
     progress.update(|o| o.app_name = Some(target.name.clone()));
     // Logging in needs no token; everything after it does.
-    let plain = http::client(common, None)?;
+    let plain = http::client(common)?;
     let endpoint = auth::token_endpoint(&Client::new_with_client(
         &common.api_url,
         plain.clone(),

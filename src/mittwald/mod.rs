@@ -53,8 +53,16 @@ pub async fn run(
     progress: &Progress,
     deadline: Instant,
 ) -> Result<(), Failure> {
-    let http = http::client(common, Some((TOKEN_HEADER, &target.token)))?;
-    let policy = api::Policy::until(deadline, progress.activity().clone());
+    let http = http::client(common)?;
+    let token = api::retry::GivenToken::new(
+        TOKEN_HEADER,
+        &target.token,
+        "the mittwald API refused BERTH_API_TOKEN (401): it is wrong, has expired or was revoked; \
+         create an API token in mStudio (profile, API tokens) and pass it",
+    )
+    .map_err(|e| anyhow!("BERTH_API_TOKEN: {e}"))?;
+    let policy = api::Policy::until(deadline, progress.activity().clone())
+        .with_credentials(std::sync::Arc::new(token));
     let client = Client::new_with_client(&common.api_url, http, policy.clone());
     let job = Job {
         client,
