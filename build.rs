@@ -90,6 +90,8 @@ fn generate(spec_path: &str, prepare: Prepare, out: &Path) -> Result<(), String>
         .parse()
         .map_err(|e| format!("inner type: {e}"))?;
     settings.with_inner_type(policy);
+    // Plans hold request bodies, and their unit tests compare them.
+    settings.with_derive("PartialEq");
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator
         .generate_tokens(&api)

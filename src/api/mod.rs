@@ -45,6 +45,7 @@ macro_rules! generated_client {
     };
 }
 
+pub mod attempts;
 pub mod cloudfoundry;
 pub mod mittwald;
 pub mod retry;

@@ -17,12 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How many times one request is sent at the most.
-pub const MAX_ATTEMPTS: u32 = 5;
-/// The pause before the first retry; it doubles each time, with jitter.
-pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// Pauses never grow beyond this, except to honour a rate-limit reset.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
+pub use super::attempts::{Attempts, MAX_ATTEMPTS, backoff};
 /// The longest wait for a rate-limit window to end.
 pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// A response body larger than this is not read: no real answer of these APIs comes close.
@@ -139,7 +134,7 @@ pub async fn send(
     );
     let mut spare = request.try_clone();
     let mut current = request;
-    let mut attempt = 1;
+    let mut attempts = Attempts::new(what.clone(), policy.deadline);
     let mut renewed = false;
     loop {
         // No request starts after the run's deadline, and none outlives it.
@@ -212,36 +207,19 @@ pub async fn send(
         let Some(next) = spare.take() else {
             return outcome;
         };
-        let pause = wait.unwrap_or_else(|| backoff(attempt));
-        if attempt >= MAX_ATTEMPTS || Instant::now() + pause >= policy.deadline {
+        if !attempts.pause(why, wait).await {
             return match outcome {
                 Ok(response) => bounded(response).await,
                 Err(e) => Err(e),
             };
         }
-        ci::info(format_args!(
-            "{what}: {why}; retrying in {:.1}s (attempt {} of {MAX_ATTEMPTS})",
-            pause.as_secs_f64(),
-            attempt + 1
-        ));
-        tokio::time::sleep(pause).await;
         spare = next.try_clone();
         current = next;
-        attempt += 1;
     }
 }
 
 fn is_busy(status: StatusCode) -> bool {
     matches!(status.as_u16(), 502..=504)
-}
-
-/// Exponential backoff with full jitter in its upper half: the pause is between half and all of
-/// `FIRST_BACKOFF * 2^(attempt-1)`, capped.
-pub fn backoff(attempt: u32) -> Duration {
-    let full = FIRST_BACKOFF
-        .saturating_mul(1 << (attempt - 1).min(10))
-        .min(MAX_BACKOFF);
-    full.mul_f64(0.5 + fastrand::f64() / 2.0)
 }
 
 /// mittwald's `X-RateLimit-Reset` (seconds until the window ends) or a `Retry-After` in seconds.
@@ -347,23 +325,6 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        for _ in 0..100 {
-            let first = backoff(1);
-            assert!(
-                first >= FIRST_BACKOFF / 2 && first <= FIRST_BACKOFF,
-                "{first:?}"
-            );
-            let third = backoff(3);
-            assert!(
-                third >= FIRST_BACKOFF * 2 && third <= FIRST_BACKOFF * 4,
-                "{third:?}"
-            );
-            assert!(backoff(30) <= MAX_BACKOFF);
-        }
-    }
 
     #[test]
     fn rate_limit_headers_tell_how_long_to_wait() {

@@ -4,24 +4,27 @@
 
 mod auth;
 mod bits;
+pub mod plan;
 
 use crate::{
     Failure,
     api::{
         self, ApiError,
+        attempts::Created,
         cloudfoundry::{
             Client,
             types::{AppCreate, AppEntity, AppResource, AppUpdate},
         },
     },
     ci,
-    config::{AppSettings, CloudFoundry, Common, ConfigError, ConfigErrors, OnExisting},
+    config::{AppSettings, AppState, CloudFoundry, Common, ConfigError, ConfigErrors, HealthCheck},
     http,
     outputs::{Progress, Status},
     wait::{self, Poll},
 };
 use anyhow::{Context, anyhow};
 use api::call;
+use plan::{Current, Refusal, Step, StopFor};
 use std::{num::NonZeroU64, time::Duration};
 use tokio::time::Instant;
 
@@ -81,85 +84,180 @@ struct Job<'a> {
 impl Job<'_> {
     async fn run(&self) -> Result<(), Failure> {
         let existing = self.find().await?;
-        let (app, created) = match existing {
-            Some(app) => (app, false),
-            None => match self.create().await? {
-                Created::New(app) => (app, true),
-                Created::Raced(app) => (app, false),
-                Created::Planned => return Ok(()),
-            },
-        };
-        self.record(&app);
-        let guid = app.metadata.guid.clone();
-        let mut entity = app.entity;
-        let mut restart = false;
-        if !created {
-            match self.common.on_existing {
-                OnExisting::Fail => {
-                    return Err(anyhow!(
-                        "app {:?} ({guid}) exists already in space {} and BERTH_ON_EXISTING is fail",
-                        self.target.name,
-                        self.target.space_guid
-                    )
-                    .into());
-                }
-                OnExisting::Reuse => {
-                    ci::info(format_args!(
-                        "reusing app {:?} ({guid}) as it is (BERTH_ON_EXISTING=reuse)",
-                        self.target.name
-                    ));
-                    return self.finish(&guid, &entity).await;
-                }
-                OnExisting::Update => {
-                    if let Some(updated) = self.update(&guid, &entity).await? {
-                        // A running app keeps its old settings until it restarts, as after
-                        // `cf set-env`: restart it, as `cf push` would.
-                        restart = updated.state.as_deref() == Some("STARTED");
-                        entity = updated;
-                    }
-                }
-            }
+        if let Some(app) = &existing {
+            self.record(app);
         }
-        let mut start = self.target.state.as_deref() == Some("STARTED");
+        let current = existing.as_ref().map(as_current);
+        let steps = self.plan(current.as_ref())?;
         if self.common.dry_run {
             self.progress.update(|o| o.dry_run = true);
-            if let Some(path) = &self.target.path {
-                plan(
+            self.print_plan(current.as_ref(), &steps);
+            return Ok(());
+        }
+        let mut app = existing;
+        for (n, step) in steps.iter().enumerate() {
+            if let Step::Create(settings) = step {
+                match self.create(settings).await? {
+                    Created::New(made) => app = Some(made),
+                    Created::Existing(found) => {
+                        // Another run was faster: plan again from the app it made.
+                        let current = as_current(&found);
+                        let rest = self.plan(Some(&current))?;
+                        let mut app = found;
+                        for step in &rest {
+                            self.apply(step, &mut app).await?;
+                        }
+                        return self.finish(&app, rest.contains(&Step::WaitRunning));
+                    }
+                }
+                continue;
+            }
+            let Some(app) = app.as_mut() else {
+                unreachable!("every plan for a missing app starts with Create (step {n})");
+            };
+            self.apply(step, app).await?;
+        }
+        match &app {
+            Some(app) => self.finish(app, steps.contains(&Step::WaitRunning)),
+            None => Ok(()),
+        }
+    }
+
+    /// The plan for this app, or why there is none.
+    fn plan(&self, current: Option<&Current>) -> Result<Vec<Step>, Failure> {
+        plan::plan(current, self.target, self.common.on_existing, self.common.wait).map_err(
+            |refusal| match refusal {
+                Refusal::Exists => anyhow!(
+                    "app {:?} ({}) exists already in space {} and BERTH_ON_EXISTING is fail",
+                    self.target.name,
+                    current.map_or("?", |c| c.guid.as_str()),
+                    self.target.space_guid
+                )
+                .into(),
+                // The platform would refuse the start (CF-AppPackageInvalid) and leave a
+                // stopped app behind.
+                Refusal::NothingToRun => ConfigErrors(vec![ConfigError::Invalid {
+                    var: "BERTH_STATE",
+                    problem: format!(
+                        "STARTED needs something to run: app {:?} does not exist yet, so give BERTH_PATH (bits to upload) or BERTH_DOCKER_IMAGE",
+                        self.target.name
+                    ),
+                }])
+                .into(),
+            },
+        )
+    }
+
+    /// One step of the plan, on the v2 API; `app` follows what the platform answers.
+    async fn apply(&self, step: &Step, app: &mut AppResource) -> Result<(), Failure> {
+        let guid = app.metadata.guid.clone();
+        let name = &self.target.name;
+        let entity = match step {
+            Step::Create(_) => unreachable!("applied by run"),
+            Step::Update {
+                changes,
+                what,
+                stop,
+            } => {
+                if what.is_empty() && *stop {
+                    ci::info(format_args!("stopping app {name:?} (BERTH_STATE=STOPPED)"));
+                } else {
+                    ci::info(format_args!("updating app {name:?}: {step}"));
+                }
+                self.put(&guid, update_body(changes, *stop), "updating it")
+                    .await?
+            }
+            Step::Stop(why) => {
+                let (line, context) = match why {
+                    StopFor::Upload => (None, "stopping it to upload new bits"),
+                    StopFor::Settings => (
+                        Some(format!("restarting app {name:?} so the new settings apply")),
+                        "stopping it to apply new settings",
+                    ),
+                };
+                if let Some(line) = line {
+                    ci::info(line);
+                }
+                self.put(&guid, state(AppState::Stopped), context).await?
+            }
+            Step::Upload(path) => {
+                self.upload(&guid, path).await?;
+                return Ok(());
+            }
+            Step::Start => {
+                ci::info(format_args!("starting app {name:?}"));
+                self.put(&guid, state(AppState::Started), "starting it")
+                    .await?
+            }
+            Step::WaitRunning => {
+                self.wait_running(&guid).await?;
+                return Ok(());
+            }
+        };
+        app.entity = entity;
+        Ok(())
+    }
+
+    /// Sets the final status: ready when stopped (it has its settings), when started with no
+    /// instances (nothing to wait for), or once waited on; else pending (not waited on).
+    fn finish(&self, app: &AppResource, waited: bool) -> Result<(), Failure> {
+        let started = app.entity.state.as_deref() == Some(AppState::Started.as_str());
+        if started && app.entity.instances == Some(0) {
+            ci::info(format_args!(
+                "app {:?} is started with 0 instances",
+                self.target.name
+            ));
+        }
+        if !started || app.entity.instances == Some(0) || waited {
+            self.progress.update(|o| o.status = Status::Ready);
+        }
+        Ok(())
+    }
+
+    /// A dry run: the plan, and the requests it would send (secret values hidden).
+    fn print_plan(&self, current: Option<&Current>, steps: &[Step]) {
+        if steps.is_empty() {
+            ci::info(format_args!(
+                "dry run: app {:?} already has the given settings; nothing to do",
+                self.target.name
+            ));
+            return;
+        }
+        let list: Vec<String> = steps
+            .iter()
+            .enumerate()
+            .map(|(n, step)| format!("  {}. {step}", n + 1))
+            .collect();
+        ci::info(format_args!("dry run: the plan\n{}", list.join("\n")));
+        let guid = current.map_or("{new guid}", |c| c.guid.as_str());
+        for step in steps {
+            match step {
+                Step::Create(settings) => {
+                    print_request("POST", "/v2/apps", &self.create_body(settings))
+                }
+                Step::Update { changes, stop, .. } => print_request(
+                    "PUT",
+                    &format!("/v2/apps/{guid}"),
+                    &update_body(changes, *stop),
+                ),
+                Step::Stop(_) => print_request(
+                    "PUT",
+                    &format!("/v2/apps/{guid}"),
+                    &state(AppState::Stopped),
+                ),
+                Step::Upload(path) => print_request(
                     "PUT",
                     &format!("/v2/apps/{guid}/bits?async=true"),
                     &format!("the bits of {}", path.display()),
-                );
+                ),
+                Step::Start => print_request(
+                    "PUT",
+                    &format!("/v2/apps/{guid}"),
+                    &state(AppState::Started),
+                ),
+                Step::WaitRunning => {}
             }
-            if start && entity.state.as_deref() != Some("STARTED") {
-                plan("PUT", &format!("/v2/apps/{guid}"), &state("STARTED"));
-            }
-            return Ok(());
         }
-        if let Some(path) = &self.target.path {
-            if entity.state.as_deref() == Some("STARTED") {
-                // New bits are staged on the next start, as `cf push` does: stop, upload, start.
-                // An app that ran before runs again, unless BERTH_STATE says otherwise.
-                entity = self
-                    .put(&guid, state("STOPPED"), "stopping it to upload new bits")
-                    .await?;
-                start |= self.target.state.is_none();
-            }
-            self.upload(&guid, path).await?;
-        } else if restart {
-            ci::info(format_args!(
-                "restarting app {:?} so the new settings apply",
-                self.target.name
-            ));
-            entity = self
-                .put(&guid, state("STOPPED"), "stopping it to apply new settings")
-                .await?;
-            start = true;
-        }
-        if start && entity.state.as_deref() != Some("STARTED") {
-            ci::info(format_args!("starting app {:?}", self.target.name));
-            entity = self.put(&guid, state("STARTED"), "starting it").await?;
-        }
-        self.finish(&guid, &entity).await
     }
 
     /// The app with this name in this space. The list is asked for exactly that, but only an
@@ -220,23 +318,8 @@ impl Job<'_> {
                 .is_some_and(|s| s.eq_ignore_ascii_case(&self.target.space_guid))
     }
 
-    async fn create(&self) -> Result<Created, Failure> {
-        let s = &self.target.settings;
-        if self.target.state.as_deref() == Some("STARTED")
-            && self.target.path.is_none()
-            && s.docker_image.is_none()
-        {
-            // The platform would refuse the start (CF-AppPackageInvalid) and leave a stopped app behind.
-            return Err(ConfigErrors(vec![ConfigError::Invalid {
-                var: "BERTH_STATE",
-                problem: format!(
-                    "STARTED needs something to run: app {:?} does not exist yet, so give BERTH_PATH (bits to upload) or BERTH_DOCKER_IMAGE",
-                    self.target.name
-                ),
-            }])
-            .into());
-        }
-        let body = AppCreate {
+    fn create_body(&self, s: &AppSettings) -> AppCreate {
+        AppCreate {
             name: self.target.name.clone(),
             space_guid: self.target.space_guid.clone(),
             memory: s.memory,
@@ -244,10 +327,10 @@ impl Job<'_> {
             disk_quota: s.disk_quota,
             stack_guid: s.stack_guid.clone(),
             // Created stopped: bits go up and the start comes after.
-            state: Some("STOPPED".into()),
+            state: Some(AppState::Stopped.as_str().into()),
             command: s.command.clone(),
             buildpack: s.buildpack.clone(),
-            health_check_type: s.health_check_type.clone(),
+            health_check_type: s.health_check_type.map(|h| h.as_str().into()),
             health_check_timeout: s.health_check_timeout,
             health_check_http_endpoint: None,
             diego: s.diego,
@@ -259,112 +342,35 @@ impl Job<'_> {
             debug: debug(s),
             production: None,
             ports: None,
-        };
-        if self.common.dry_run {
-            plan("POST", "/v2/apps", &body);
-            self.progress.update(|o| o.dry_run = true);
-            if self.target.path.is_some() {
-                plan("PUT", "/v2/apps/{new guid}/bits?async=true", &"the bits");
-            }
-            if self.target.state.as_deref() == Some("STARTED") {
-                plan(
-                    "PUT",
-                    "/v2/apps/{new guid}",
-                    &serde_json::json!({"state": "STARTED"}),
-                );
-            }
-            return Ok(Created::Planned);
-        }
-        ci::info(format_args!(
-            "creating app {:?} in space {}",
-            self.target.name, self.target.space_guid
-        ));
-        // In flight until its guid is in the outputs: a signal meanwhile waits for the answer.
-        let _write = self.progress.writing();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let e = match call(self.client.create_app().body(body.clone()).send()).await {
-                Ok(app) => {
-                    self.progress.update(|o| {
-                        o.id = Some(app.metadata.guid.clone());
-                        o.created = true;
-                    });
-                    ci::info(format_args!("created app {}", app.metadata.guid));
-                    return Ok(Created::New(app));
-                }
-                Err(e) => e,
-            };
-            let context = || {
-                format!(
-                    "creating app {:?} in space {}",
-                    self.target.name, self.target.space_guid
-                )
-            };
-            // Another run (or our own lost attempt) created it: continue with that one.
-            if e.kind.as_deref() == Some("CF-AppNameTaken") {
-                ci::info("the name is taken already; continuing with the existing app");
-                return match self.find().await? {
-                    Some(app) => {
-                        self.record(&app);
-                        Ok(Created::Raced(app))
-                    }
-                    None => Err(anyhow::Error::new(e).context(context()).into()),
-                };
-            }
-            if !matches!(e.status, None | Some(502..=504)) {
-                return Err(anyhow::Error::new(e).context(context()).into());
-            }
-            // No clear answer: look first. Sending again is safe only because names are unique
-            // in a space: had the first one landed, the platform answers CF-AppNameTaken.
-            ci::warn(format_args!(
-                "creating the app had no clear outcome ({e}); looking it up before anything else"
-            ));
-            if let Some(app) = self.find().await? {
-                self.record(&app);
-                self.progress.update(|o| o.created = true);
-                return Ok(Created::New(app));
-            }
-            let pause = api::retry::backoff(attempt);
-            if self.progress.stopping()
-                || attempt >= api::retry::MAX_ATTEMPTS
-                || Instant::now() + pause >= self.policy.deadline
-            {
-                return Err(anyhow::Error::new(e).context(context()).into());
-            }
-            tokio::time::sleep(pause).await;
         }
     }
 
-    /// PUTs the given settings that differ, and the state when given and different (a start
-    /// comes later, after any upload). Answers the new entity, or `None` when nothing differs.
-    async fn update(&self, guid: &str, entity: &AppEntity) -> Result<Option<AppEntity>, Failure> {
-        let (body, what) = changes(&self.target.settings, entity);
-        let stop = self.target.state.as_deref() == Some("STOPPED")
-            && entity.state.as_deref() != Some("STOPPED");
-        let mut body = body;
-        let mut what = what;
-        if stop {
-            body.state = Some("STOPPED".into());
-            what.push("state -> STOPPED".into());
+    /// `POST /v2/apps`, never twice: names are unique in a space, so after an unclear outcome
+    /// it is looked up, and a `CF-AppNameTaken` answer means another run was faster.
+    async fn create(&self, settings: &AppSettings) -> Result<Created<AppResource>, Failure> {
+        let body = self.create_body(settings);
+        let (name, space) = (&self.target.name, &self.target.space_guid);
+        ci::info(format_args!("creating app {name:?} in space {space}"));
+        // In flight until its guid is in the outputs: a signal meanwhile waits for the answer.
+        let _write = self.progress.writing();
+        let created = api::attempts::create_once(
+            &format!("creating app {name:?} in space {space}"),
+            self.policy.deadline,
+            || self.progress.stopping(),
+            |e| e.kind.as_deref() == Some("CF-AppNameTaken"),
+            || call(self.client.create_app().body(body.clone()).send()),
+            || self.find(),
+        )
+        .await?;
+        match &created {
+            Created::New(app) => {
+                self.record(app);
+                self.progress.update(|o| o.created = true);
+                ci::info(format_args!("created app {}", app.metadata.guid));
+            }
+            Created::Existing(app) => self.record(app),
         }
-        if what.is_empty() {
-            ci::info(format_args!(
-                "app {:?} already has the given settings",
-                self.target.name
-            ));
-            return Ok(None);
-        }
-        if self.common.dry_run {
-            plan("PUT", &format!("/v2/apps/{guid}"), &body);
-            return Ok(None);
-        }
-        ci::info(format_args!(
-            "updating app {:?}: {}",
-            self.target.name,
-            what.join(", ")
-        ));
-        Ok(Some(self.put(guid, body, "updating it").await?))
+        Ok(created)
     }
 
     async fn put(&self, guid: &str, body: AppUpdate, why: &str) -> Result<AppEntity, Failure> {
@@ -418,25 +424,8 @@ impl Job<'_> {
         .map_err(|f| with_context(f, &context()))
     }
 
-    /// Waits (when asked) for a started app: staged, then one instance running.
-    async fn finish(&self, guid: &str, entity: &AppEntity) -> Result<(), Failure> {
-        if entity.state.as_deref() != Some("STARTED") {
-            // A stopped app is done once it has the given settings.
-            self.progress.update(|o| o.status = Status::Ready);
-            return Ok(());
-        }
-        if entity.instances == Some(0) {
-            // The Cloud Controller stages only apps with instances to run: nothing to wait for.
-            ci::info(format_args!(
-                "app {:?} is started with 0 instances",
-                self.target.name
-            ));
-            self.progress.update(|o| o.status = Status::Ready);
-            return Ok(());
-        }
-        if !self.common.wait {
-            return Ok(());
-        }
+    /// Waits for a started app: staged, then one instance running.
+    async fn wait_running(&self, guid: &str) -> Result<(), Failure> {
         let staging_deadline = self.phase_deadline(self.target.staging_timeout);
         wait::until(
             &format!("app {:?} to stage", self.target.name),
@@ -517,7 +506,6 @@ impl Job<'_> {
             },
         )
         .await?;
-        self.progress.update(|o| o.status = Status::Ready);
         Ok(())
     }
 
@@ -539,43 +527,55 @@ impl Job<'_> {
     }
 }
 
-enum Created {
-    New(AppResource),
-    Raced(AppResource),
-    Planned,
+/// The app as plan sees it: the v2 entity in berth's terms.
+fn as_current(app: &AppResource) -> Current {
+    let e = &app.entity;
+    Current {
+        guid: app.metadata.guid.clone(),
+        state: e
+            .state
+            .as_deref()
+            .and_then(AppState::parse)
+            .unwrap_or(AppState::Stopped),
+        settings: AppSettings {
+            memory: e.memory,
+            instances: e.instances,
+            disk_quota: e.disk_quota,
+            stack_guid: e.stack_guid.clone(),
+            command: e.command.clone(),
+            buildpack: e.buildpack.clone(),
+            health_check_type: e.health_check_type.as_deref().and_then(HealthCheck::parse),
+            health_check_timeout: e.health_check_timeout,
+            docker_image: e.docker_image.clone(),
+            environment: e.environment_json.clone(),
+            diego: e.diego,
+            enable_ssh: e.enable_ssh,
+            console: e.console,
+            debug: Some(e.debug.is_some()),
+        },
+    }
 }
 
-/// The given settings that differ from the app's.
-fn changes(s: &AppSettings, e: &AppEntity) -> (AppUpdate, Vec<String>) {
-    let mut body = AppUpdate::default();
-    let mut what = Vec::new();
-    macro_rules! diff {
-        ($($field:ident: $given:expr, $current:expr;)*) => {$(
-            if let Some(given) = $given {
-                if Some(&given) != $current.as_ref() {
-                    what.push(format!("{}", stringify!($field)));
-                    body.$field = Some(given);
-                }
-            }
-        )*};
+/// The v2 body that changes these settings (and stops the app when `stop`).
+fn update_body(changes: &AppSettings, stop: bool) -> AppUpdate {
+    AppUpdate {
+        memory: changes.memory,
+        instances: changes.instances,
+        disk_quota: changes.disk_quota,
+        stack_guid: changes.stack_guid.clone(),
+        command: changes.command.clone(),
+        buildpack: changes.buildpack.clone(),
+        health_check_type: changes.health_check_type.map(|h| h.as_str().into()),
+        health_check_timeout: changes.health_check_timeout,
+        docker_image: changes.docker_image.clone(),
+        environment_json: changes.environment.clone(),
+        diego: changes.diego,
+        enable_ssh: changes.enable_ssh,
+        console: changes.console,
+        debug: debug(changes),
+        state: stop.then(|| AppState::Stopped.as_str().into()),
+        ..AppUpdate::default()
     }
-    diff! {
-        memory: s.memory, e.memory;
-        instances: s.instances, e.instances;
-        disk_quota: s.disk_quota, e.disk_quota;
-        stack_guid: s.stack_guid.clone(), e.stack_guid;
-        command: s.command.clone(), e.command;
-        buildpack: s.buildpack.clone(), e.buildpack;
-        health_check_type: s.health_check_type.clone(), e.health_check_type;
-        health_check_timeout: s.health_check_timeout, e.health_check_timeout;
-        docker_image: s.docker_image.clone(), e.docker_image;
-        environment_json: s.environment.clone(), e.environment_json;
-        diego: s.diego, e.diego;
-        enable_ssh: s.enable_ssh, e.enable_ssh;
-        console: s.console, e.console;
-        debug: debug(s), e.debug;
-    }
-    (body, what)
 }
 
 /// `debug` is a mode string in the v2 API (deprecated); `BERTH_DEBUG=true` asks for `run`.
@@ -583,9 +583,9 @@ fn debug(s: &AppSettings) -> Option<String> {
     s.debug.filter(|d| *d).map(|_| "run".to_string())
 }
 
-fn state(state: &str) -> AppUpdate {
+fn state(state: AppState) -> AppUpdate {
     AppUpdate {
-        state: Some(state.into()),
+        state: Some(state.as_str().into()),
         ..AppUpdate::default()
     }
 }
@@ -613,7 +613,7 @@ fn with_context(failure: Failure, context: &str) -> Failure {
 }
 
 /// Prints a planned request, with environment values and Docker credentials hidden.
-fn plan(method: &str, path: &str, body: &impl serde::Serialize) {
+fn print_request(method: &str, path: &str, body: &impl serde::Serialize) {
     let mut body = serde_json::to_value(body).unwrap_or_default();
     for field in ["environment_json", "docker_credentials"] {
         if let Some(map) = body.get_mut(field).and_then(|v| v.as_object_mut()) {

@@ -1,6 +1,6 @@
 //! The Cloud Foundry part of the configuration.
 
-use super::{Problems, Raw, Secret, is_uuid, parse_duration};
+use super::{AppState, HealthCheck, Problems, Raw, Secret, is_uuid, parse_duration};
 use serde_json::{Map, Value};
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
@@ -49,7 +49,7 @@ pub struct AppSettings {
     /// `BERTH_BUILDPACK`.
     pub buildpack: Option<String>,
     /// `BERTH_HEALTH_CHECK_TYPE`.
-    pub health_check_type: Option<String>,
+    pub health_check_type: Option<HealthCheck>,
     /// `BERTH_HEALTH_CHECK_TIMEOUT`, in seconds.
     pub health_check_timeout: Option<i64>,
     /// `BERTH_DOCKER_IMAGE`.
@@ -77,9 +77,8 @@ pub struct CloudFoundry {
     pub name: String,
     /// The app's settings.
     pub settings: AppSettings,
-    /// `BERTH_STATE`: `STARTED` or `STOPPED`; `None`: `STOPPED` for a new app, and an existing
-    /// one keeps its state.
-    pub state: Option<String>,
+    /// `BERTH_STATE`; `None`: stopped for a new app, and an existing one keeps its state.
+    pub state: Option<AppState>,
     /// `BERTH_PATH`: a directory or .zip to upload as the app's bits.
     pub path: Option<PathBuf>,
     /// How long staging may take: `CF_STAGING_TIMEOUT` (minutes) when `BERTH_WAIT_TIMEOUT` is
@@ -145,16 +144,18 @@ pub(super) fn parse(
         }),
         buildpack: raw.buildpack.map(|b| b.trim().to_string()),
         health_check_type: raw.health_check_type.and_then(|t| {
-            let t = t.trim().to_ascii_lowercase();
-            if matches!(t.as_str(), "port" | "process" | "http" | "none") {
-                Some(t)
-            } else {
+            let parsed = HealthCheck::parse(&t);
+            if parsed.is_none() {
                 p.invalid(
                     "BERTH_HEALTH_CHECK_TYPE",
-                    format!("{t:?} is not accepted (accepted: port, process, http, none)"),
+                    format!(
+                        "{:?} is not accepted (accepted: {})",
+                        t.trim(),
+                        HealthCheck::accepted()
+                    ),
                 );
-                None
             }
+            parsed
         }),
         health_check_timeout: raw.health_check_timeout.as_deref().and_then(
             |v| match parse_duration(v).map(|d| d.as_secs()) {
@@ -188,18 +189,16 @@ pub(super) fn parse(
             .map(|v| p.bool("BERTH_DEBUG", Some(v), false)),
     };
 
-    let state = raw
-        .state
-        .and_then(|s| match s.trim().to_ascii_uppercase().as_str() {
-            state @ ("STARTED" | "STOPPED") => Some(state.to_string()),
-            _ => {
-                p.invalid(
-                    "BERTH_STATE",
-                    format!("{s:?} is not accepted (accepted: STOPPED, STARTED)"),
-                );
-                None
-            }
-        });
+    let state = raw.state.and_then(|s| {
+        let parsed = AppState::parse(&s);
+        if parsed.is_none() {
+            p.invalid(
+                "BERTH_STATE",
+                format!("{s:?} is not accepted (accepted: STOPPED, STARTED)"),
+            );
+        }
+        parsed
+    });
 
     let path = raw.path.map(PathBuf::from).inspect(|path| {
         let zip = path

@@ -14,7 +14,9 @@ use std::{
 use thiserror::Error;
 
 mod cloudfoundry;
+mod values;
 pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundry};
+pub use values::{AppState, HealthCheck, UpdatePolicy};
 
 /// Node.js's app id on mittwald.
 pub const MITTWALD_NODE_APP_ID: &str = "3e7f920b-a711-4d2f-9871-661e1b41a2f0";
@@ -231,7 +233,7 @@ pub struct Mittwald {
     pub user_inputs: Vec<UserInput>,
     /// `BERTH_UPDATE_POLICY`: `none`, `patchLevel` or `all`; `None` when not given: `none` for
     /// a new installation, and an existing one keeps its policy.
-    pub update_policy: Option<String>,
+    pub update_policy: Option<UpdatePolicy>,
     /// `BERTH_INSTALLATION_PATH`.
     pub installation_path: Option<String>,
 }
@@ -758,19 +760,19 @@ fn mittwald(raw: Raw, p: &mut Problems) -> Option<Mittwald> {
         parse_user_inputs(text, &mut user_inputs, p);
     }
 
-    let update_policy = raw.update_policy.as_deref().map(str::trim).map(|v| {
-        match v.to_ascii_lowercase().as_str() {
-            "none" => "none".into(),
-            "patchlevel" | "patch-level" | "patch_level" => "patchLevel".into(),
-            "all" => "all".into(),
-            _ => {
-                p.invalid(
-                    "BERTH_UPDATE_POLICY",
-                    format!("{v:?} is not accepted (accepted: none, patchLevel, all)"),
-                );
-                "none".into()
-            }
+    let update_policy = raw.update_policy.as_deref().and_then(|v| {
+        let parsed = UpdatePolicy::parse(v);
+        if parsed.is_none() {
+            p.invalid(
+                "BERTH_UPDATE_POLICY",
+                format!(
+                    "{:?} is not accepted (accepted: {})",
+                    v.trim(),
+                    UpdatePolicy::accepted()
+                ),
+            );
         }
+        parsed
     });
 
     let installation_path = raw.installation_path.map(|s| s.trim().to_string());

@@ -1,17 +1,19 @@
 //! mittwald: resolve the app and version, find the installation this pipeline made before,
 //! then create it, bring it to the given settings, or leave it; and wait until it is ready.
 
+pub mod plan;
 mod resolve;
 
 use crate::{
     Failure,
     api::{
         self, ApiError,
+        attempts::Attempts,
         mittwald::{
             Client,
             types::{
                 App, AppInstallation, AppPatchAppinstallationBody, AppRequestAppinstallationBody,
-                AppUpdatePolicy, AppVersion, SavedUserInput,
+                AppVersion,
             },
         },
     },
@@ -26,6 +28,7 @@ use crate::{
 };
 use anyhow::{Context, anyhow};
 use api::call;
+use plan::{Changes, Step, Wanted};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -83,45 +86,145 @@ struct Job<'a> {
     policy: api::Policy,
 }
 
-/// What the run will do to an existing installation.
-struct Changes {
-    body: AppPatchAppinstallationBody,
-    what: Vec<String>,
-}
-
 impl Job<'_> {
     async fn run(&self) -> Result<(), Failure> {
         let app = self.app().await?;
         let versions = self.versions(&app).await?;
-        let wanted = self
+        let asked = self
             .target
             .version
             .clone()
             .unwrap_or(VersionRef::Recommended);
-        let version = resolve::version(&versions, &wanted, &app)?;
+        let version = resolve::version(&versions, &asked, &app)?;
         let inputs = resolve::user_inputs(&version, &self.target.user_inputs)?;
         self.progress.update(|o| {
             o.app_version_id = Some(version.id.clone());
             o.app_version = Some(version.external_version.clone());
         });
+        let wanted = Wanted {
+            target: self.target,
+            version: &version,
+            versions: &versions,
+            inputs: &inputs,
+        };
 
-        match self.find(&app).await? {
-            None => self.create(&app, &version, inputs).await,
-            Some(existing) => {
-                self.record(&existing, &versions);
-                let name = display_name(&existing);
-                match self.common.on_existing {
-                    OnExisting::Fail => Err(anyhow!(
-                        "installation {name} with description {:?} exists already and BERTH_ON_EXISTING is fail",
-                        self.target.description
-                    )
-                    .into()),
-                    OnExisting::Reuse => {
-                        ci::info(format_args!("reusing installation {name} as it is (BERTH_ON_EXISTING=reuse)"));
-                        self.finish(&existing, &versions).await
-                    }
-                    OnExisting::Update => self.update(existing, &version, &versions).await,
+        let existing = self.find(&app).await?;
+        if let Some(existing) = &existing {
+            self.record(existing, &versions);
+        }
+        let (steps, notes) = plan::plan(
+            existing.as_ref(),
+            &wanted,
+            self.common.on_existing,
+            self.common.wait,
+        )
+        .map_err(|plan::Exists| {
+            anyhow!(
+                "installation {} with description {:?} exists already and BERTH_ON_EXISTING is fail",
+                existing.as_ref().map_or_else(String::new, display_name),
+                self.target.description
+            )
+        })?;
+        for note in notes {
+            ci::info(note);
+        }
+        if let Some(existing) = &existing {
+            let name = display_name(existing);
+            match self.common.on_existing {
+                OnExisting::Reuse => ci::info(format_args!(
+                    "reusing installation {name} as it is (BERTH_ON_EXISTING=reuse)"
+                )),
+                _ if !steps.iter().any(|s| matches!(s, Step::Change(_))) => ci::info(format_args!(
+                    "installation {name} already has the given settings"
+                )),
+                _ => {}
+            }
+            // Ready and nothing to do: done. (Any write makes it busy again.)
+            if steps.is_empty() && is_ready(existing) {
+                self.progress.update(|o| o.status = Status::Ready);
+            }
+        }
+        if self.common.dry_run {
+            self.progress.update(|o| o.dry_run = true);
+            self.print_plan(existing.as_ref(), &steps, &version);
+            return Ok(());
+        }
+
+        // The installation the steps apply to, and the event tag of our last write to it.
+        let mut id = existing.as_ref().map(|e| e.id.clone());
+        let mut existing = existing;
+        let mut etag: Option<String> = None;
+        let mut wrote = false;
+        for step in &steps {
+            match step {
+                Step::Install(body) => {
+                    let (made, tag) = self
+                        .install(&app, body.clone(), &version, &versions)
+                        .await?;
+                    id = Some(made);
+                    etag = tag;
+                    wrote = true;
                 }
+                Step::Change(changes) => {
+                    let Some(installation) = existing.take() else {
+                        unreachable!("a change is planned for an existing installation only")
+                    };
+                    if let Some(tag) = self.change(installation, changes, &wanted).await? {
+                        etag = tag;
+                        wrote = true;
+                    }
+                }
+                Step::WaitReady => {
+                    let Some(id) = &id else { continue };
+                    self.wait_ready(id, etag.as_deref(), &versions).await?;
+                    self.progress.update(|o| o.status = Status::Ready);
+                }
+            }
+        }
+        // Not waited on after our own write: read once for the outputs.
+        if wrote
+            && !steps.contains(&Step::WaitReady)
+            && let Some(id) = &id
+        {
+            let read = self.read(id, etag.as_deref()).await?;
+            self.record(&read, &versions);
+            if is_ready(&read) {
+                self.progress.update(|o| o.status = Status::Ready);
+            }
+        }
+        Ok(())
+    }
+
+    /// A dry run: the plan, and the requests it would send (password-type inputs hidden).
+    fn print_plan(&self, existing: Option<&AppInstallation>, steps: &[Step], version: &AppVersion) {
+        if steps.is_empty() {
+            return;
+        }
+        let list: Vec<String> = steps
+            .iter()
+            .enumerate()
+            .map(|(n, step)| format!("  {}. {step}", n + 1))
+            .collect();
+        ci::info(format_args!("dry run: the plan\n{}", list.join("\n")));
+        let project = &self.target.project_id;
+        for step in steps {
+            match step {
+                Step::Install(body) => print_request(
+                    "POST",
+                    &format!("/v2/projects/{project}/app-installations"),
+                    body,
+                    version,
+                ),
+                Step::Change(changes) => print_request(
+                    "PATCH",
+                    &format!(
+                        "/v2/app-installations/{}",
+                        existing.map_or("{id}", |e| e.id.as_str())
+                    ),
+                    &changes.body,
+                    version,
+                ),
+                Step::WaitReady => {}
             }
         }
     }
@@ -248,111 +351,64 @@ impl Job<'_> {
         .into())
     }
 
-    async fn create(
+    /// Requests the installation (never twice: see [`api::attempts::create_once`]), then makes
+    /// sure no racing run made a twin: the oldest one wins. Answers the installation to go on
+    /// with, and the event tag of our write when it is ours.
+    async fn install(
         &self,
         app: &App,
+        body: AppRequestAppinstallationBody,
         version: &AppVersion,
-        inputs: Vec<SavedUserInput>,
-    ) -> Result<(), Failure> {
+        versions: &[AppVersion],
+    ) -> Result<(String, Option<String>), Failure> {
         let project = &self.target.project_id;
-        let body = AppRequestAppinstallationBody {
-            app_version_id: version.id.clone(),
-            description: self.target.description.clone(),
-            installation_path: self.target.installation_path.clone(),
-            system_software: Default::default(),
-            update_policy: AppUpdatePolicy(
-                self.target
-                    .update_policy
-                    .clone()
-                    .unwrap_or_else(|| "none".into()),
-            ),
-            user_inputs: inputs,
-        };
-        if self.common.dry_run {
-            plan(
-                "POST",
-                &format!("/v2/projects/{project}/app-installations"),
-                &body,
-                version,
-            );
-            self.progress.update(|o| o.dry_run = true);
-            return Ok(());
-        }
         ci::info(format_args!(
             "installing {} {} in project {project} as {:?}",
             app.name, version.external_version, self.target.description
         ));
         // In flight until its id is in the outputs: a signal meanwhile waits for the answer.
         let write = self.progress.writing();
-        let (id, etag) = self.request_installation(app, body).await?;
+        let created = api::attempts::create_once(
+            &format!("creating an app installation in project {project}"),
+            self.policy.deadline,
+            || self.progress.stopping(),
+            // The platform has no "exists already" answer: descriptions need not be unique.
+            |_| false,
+            || async {
+                match self
+                    .client
+                    .app_request_appinstallation()
+                    .project_id(project)
+                    .body(body.clone())
+                    .send()
+                    .await
+                {
+                    Ok(r) => Ok((r.headers().clone(), r.into_inner().id)),
+                    Err(e) => Err(ApiError::from_client(e).await),
+                }
+            },
+            || async {
+                let found = self.find_all(app, None).await?;
+                Ok(found.into_iter().next().map(|i| (Default::default(), i.id)))
+            },
+        )
+        .await?;
+        let (headers, id) = match created {
+            api::attempts::Created::New(made) | api::attempts::Created::Existing(made) => made,
+        };
+        let etag = etag_of(&headers);
         self.progress.update(|o| {
             o.id = Some(id.clone());
             o.created = true;
         });
         drop(write);
         ci::info(format_args!("created installation {id}"));
-        let versions = std::slice::from_ref(version);
         if let Some(older) = self.older_twin(app, &id, etag.as_deref()).await? {
-            return self.yield_to(older, &id, versions).await;
+            self.yield_to(&older, &id).await?;
+            self.record(&older, versions);
+            return Ok((older.id, None));
         }
-        self.after_write(&id, etag.as_deref(), versions).await
-    }
-
-    /// POSTs the installation. When the outcome is unknown (no answer, or a gateway error), it
-    /// looks before anything else: an installation that exists is taken; only when none does is
-    /// the POST sent again, within the attempts and the deadline.
-    async fn request_installation(
-        &self,
-        app: &App,
-        body: AppRequestAppinstallationBody,
-    ) -> Result<(String, Option<String>), Failure> {
-        let project = &self.target.project_id;
-        let mut attempt = 1;
-        loop {
-            let response = self
-                .client
-                .app_request_appinstallation()
-                .project_id(project)
-                .body(body.clone())
-                .send()
-                .await;
-            let e = match response {
-                Ok(r) => {
-                    let etag = etag_of(&r);
-                    return Ok((r.into_inner().id, etag));
-                }
-                Err(e) => ApiError::from_client(e).await,
-            };
-            let unknown = matches!(e.status, None | Some(502..=504));
-            if unknown && let Some(found) = self.lost_answer(app, &e).await? {
-                return Ok((found, None));
-            }
-            let pause = api::retry::FIRST_BACKOFF * attempt;
-            if !unknown
-                || self.progress.stopping()
-                || attempt >= api::retry::MAX_ATTEMPTS
-                || Instant::now() + pause >= self.policy.deadline
-            {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("creating an app installation in project {project}"))
-                    .into());
-            }
-            ci::info(format_args!(
-                "no installation was made; sending the request again in {:.1}s",
-                pause.as_secs_f64()
-            ));
-            tokio::time::sleep(pause).await;
-            attempt += 1;
-        }
-    }
-
-    /// The POST's answer was lost: the installation exists if the platform made it.
-    async fn lost_answer(&self, app: &App, e: &ApiError) -> Result<Option<String>, Failure> {
-        ci::warn(format_args!(
-            "creating the installation had no clear outcome ({e}); looking it up before anything else"
-        ));
-        let found = self.find_all(app, None).await?;
-        Ok(found.into_iter().map(|i| i.id).next())
+        Ok((id, etag))
     }
 
     /// Another run with the same description may have created its installation at the same
@@ -374,16 +430,11 @@ impl Job<'_> {
     }
 
     /// Removes the installation this run just created (and only that) in favour of the older
-    /// twin, and continues with the twin.
-    async fn yield_to(
-        &self,
-        older: AppInstallation,
-        ours: &str,
-        versions: &[AppVersion],
-    ) -> Result<(), Failure> {
+    /// twin, which the run goes on with.
+    async fn yield_to(&self, older: &AppInstallation, ours: &str) -> Result<(), Failure> {
         ci::info(format_args!(
             "another run created installation {} first; removing the one this run created ({ours}) and continuing with it",
-            display_name(&older)
+            display_name(older)
         ));
         // A duplicate left half-removed would fail every later run: let the DELETE finish.
         let write = self.progress.writing();
@@ -400,86 +451,55 @@ impl Job<'_> {
             o.id = Some(older.id.clone());
         });
         drop(write);
-        self.record(&older, versions);
-        self.finish(&older, versions).await
+        Ok(())
     }
 
-    async fn update(
+    /// Applies a planned change. The platform takes changes only in phase ready: a busy
+    /// installation is waited on first, and what differs is looked at again then. Answers the
+    /// event tag of the PATCH (`Some(None)` when it had none), or `None` when nothing was left
+    /// to change.
+    async fn change(
         &self,
         existing: AppInstallation,
-        version: &AppVersion,
-        versions: &[AppVersion],
-    ) -> Result<(), Failure> {
+        planned: &Changes,
+        wanted: &Wanted<'_>,
+    ) -> Result<Option<Option<String>>, Failure> {
         let name = display_name(&existing);
-        let Some(changes) = self.changes(&existing, version, versions) else {
-            ci::info(format_args!(
-                "installation {name} already has the given settings"
-            ));
-            return self.finish(&existing, versions).await;
-        };
-        if self.common.dry_run {
-            plan(
-                "PATCH",
-                &format!("/v2/app-installations/{}", existing.id),
-                &changes.body,
-                version,
-            );
-            self.progress.update(|o| o.dry_run = true);
-            return Ok(());
-        }
-        // The platform takes changes only in phase ready; what differs is looked at again then.
-        let (existing, changes) = if is_ready(&existing) {
-            (existing, changes)
+        let changes = if is_ready(&existing) {
+            planned.clone()
         } else {
             ci::info(format_args!(
                 "installation {name} is busy; waiting until it is ready to change it"
             ));
-            let ready = self.wait_ready(&existing.id, None, versions).await?;
-            match self.changes(&ready, version, versions) {
-                Some(changes) => (ready, changes),
-                None => return self.finish(&ready, versions).await,
+            let ready = self.wait_ready(&existing.id, None, wanted.versions).await?;
+            let mut notes = Vec::new();
+            match plan::changes(&ready, wanted, &mut notes) {
+                Some(changes) => changes,
+                None => {
+                    ci::info(format_args!(
+                        "installation {name} already has the given settings"
+                    ));
+                    self.progress.update(|o| o.status = Status::Ready);
+                    return Ok(None);
+                }
             }
         };
         ci::info(format_args!(
             "updating installation {name}: {}",
             changes.what.join(", ")
         ));
-        let etag = self.patch(&existing.id, changes.body).await?;
-        self.after_write(&existing.id, etag.as_deref(), versions)
-            .await
-    }
-
-    /// After our own write: wait until ready, or (not waiting) read once for the outputs. The
-    /// event tag makes the first read see the write.
-    async fn after_write(
-        &self,
-        id: &str,
-        etag: Option<&str>,
-        versions: &[AppVersion],
-    ) -> Result<(), Failure> {
-        if self.common.wait {
-            self.wait_ready(id, etag, versions).await?;
-            self.progress.update(|o| o.status = Status::Ready);
-            return Ok(());
-        }
-        let installation = self.read(id, etag).await?;
-        self.record(&installation, versions);
-        if is_ready(&installation) {
-            self.progress.update(|o| o.status = Status::Ready);
-        }
-        Ok(())
+        Ok(Some(self.patch(&existing.id, changes.body).await?))
     }
 
     /// PATCH, waiting out "expected phase APP_PHASE_READY" (the installation became busy
-    /// between our read and our write) within the deadline.
+    /// between our read and our write) within the attempts and the deadline.
     async fn patch(
         &self,
         id: &str,
         body: AppPatchAppinstallationBody,
     ) -> Result<Option<String>, Failure> {
-        let mut attempt = 0;
+        let mut attempts = Attempts::new(format!("PATCH installation {id}"), self.policy.deadline);
         loop {
-            attempt += 1;
             let result = self
                 .client
                 .app_patch_appinstallation()
@@ -488,18 +508,15 @@ impl Job<'_> {
                 .send()
                 .await;
             let e = match result {
-                Ok(r) => return Ok(etag_of(&r)),
+                Ok(r) => return Ok(etag_of(r.headers())),
                 Err(e) => ApiError::from_client(e).await,
             };
-            let pause = api::retry::backoff(attempt);
-            let busy = e.message.contains("APP_PHASE_READY");
-            if busy
-                && attempt < api::retry::MAX_ATTEMPTS
-                && Instant::now() + pause < self.policy.deadline
+            // Reads may say ready a moment before writes are accepted: pause either way.
+            if e.message.contains("APP_PHASE_READY")
+                && attempts
+                    .pause("the installation is busy; waiting until it is ready", None)
+                    .await
             {
-                ci::info("the installation is busy; waiting until it is ready to change it");
-                // Reads may say ready a moment before writes are accepted: pause either way.
-                tokio::time::sleep(pause).await;
                 self.wait_ready(id, None, &[]).await?;
                 continue;
             }
@@ -507,102 +524,6 @@ impl Job<'_> {
                 .context(format!("updating app installation {id}"))
                 .into());
         }
-    }
-
-    /// What differs between the installation and the given settings; only what the user gave
-    /// counts (an input not set leaves the installation's value alone).
-    fn changes(
-        &self,
-        existing: &AppInstallation,
-        version: &AppVersion,
-        versions: &[AppVersion],
-    ) -> Option<Changes> {
-        let mut body = AppPatchAppinstallationBody::default();
-        let mut what = Vec::new();
-
-        let desired = existing.app_version.as_ref().map(|v| v.desired.as_str());
-        if let Some(wanted) = &self.target.version
-            && desired != Some(version.id.as_str())
-        {
-            let installed = desired.and_then(|d| versions.iter().find(|v| v.id == d));
-            let floating = matches!(wanted, VersionRef::Recommended | VersionRef::Latest);
-            let newer_installed = installed.is_some_and(|i| {
-                compare_versions(&i.external_version, &version.external_version).is_gt()
-            });
-            if floating && newer_installed {
-                // `recommended` must not downgrade what an update policy already upgraded.
-                ci::info(format_args!(
-                    "keeping version {} (newer than the {wanted} {})",
-                    installed.map_or("?", |i| i.external_version.as_str()),
-                    version.external_version
-                ));
-            } else {
-                body.app_version_id = Some(version.id.clone());
-                what.push(format!(
-                    "version {} -> {}",
-                    installed.map_or_else(
-                        || desired.unwrap_or("?").to_string(),
-                        |i| i.external_version.clone()
-                    ),
-                    version.external_version
-                ));
-            }
-        }
-
-        let differing: Vec<_> = self
-            .target
-            .user_inputs
-            .iter()
-            .filter(|given| {
-                existing
-                    .user_inputs
-                    .iter()
-                    .find(|s| s.name == given.name)
-                    .map(|s| &s.value)
-                    != Some(&given.value)
-            })
-            .collect();
-        if !differing.is_empty() {
-            // The whole list, so the result is the same whether the platform merges or replaces.
-            let mut inputs = existing.user_inputs.clone();
-            for given in &differing {
-                match inputs.iter_mut().find(|s| s.name == given.name) {
-                    Some(saved) => saved.value = given.value.clone(),
-                    None => inputs.push(SavedUserInput {
-                        name: given.name.clone(),
-                        value: given.value.clone(),
-                    }),
-                }
-                what.push(format!("user input {}", given.name));
-            }
-            body.user_inputs = inputs;
-        }
-
-        if let Some(policy) = &self.target.update_policy
-            && existing.update_policy.as_ref().map(|p| p.0.as_str()) != Some(policy.as_str())
-        {
-            body.update_policy = Some(AppUpdatePolicy(policy.clone()));
-            what.push(format!("update policy -> {policy}"));
-        }
-        (!what.is_empty()).then_some(Changes { body, what })
-    }
-
-    /// Waits (when asked) and sets the final status.
-    async fn finish(
-        &self,
-        installation: &AppInstallation,
-        versions: &[AppVersion],
-    ) -> Result<(), Failure> {
-        if is_ready(installation) {
-            self.progress.update(|o| o.status = Status::Ready);
-            return Ok(());
-        }
-        if !self.common.wait {
-            return Ok(());
-        }
-        self.wait_ready(&installation.id, None, versions).await?;
-        self.progress.update(|o| o.status = Status::Ready);
-        Ok(())
     }
 
     /// Reads once; a 403 or 404 early on is waited out (see [`not_visible_yet`]).
@@ -774,9 +695,8 @@ fn not_visible_yet(e: &ApiError, since: Instant) -> bool {
     matches!(e.status, Some(403 | 404)) && since.elapsed() < CONSISTENCY_GRACE
 }
 
-fn etag_of<T>(response: &progenitor_client::ResponseValue<T>) -> Option<String> {
-    response
-        .headers()
+fn etag_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
         .get(reqwest::header::ETAG)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim_matches('"').to_string())
@@ -784,7 +704,7 @@ fn etag_of<T>(response: &progenitor_client::ResponseValue<T>) -> Option<String> 
 }
 
 /// Prints a planned request, with the values of password-type user inputs hidden.
-fn plan(method: &str, path: &str, body: &impl serde::Serialize, version: &AppVersion) {
+fn print_request(method: &str, path: &str, body: &impl serde::Serialize, version: &AppVersion) {
     let mut body = serde_json::to_value(body).unwrap_or_default();
     let secret = |name: &str| {
         version.user_inputs.iter().any(|d| {

@@ -1,0 +1,101 @@
+//! The closed sets of values some inputs take. They stay typed from the moment they are read;
+//! text appears only where JSON is read or written ([`as_str`](AppState::as_str), `parse`).
+
+/// Defines an enum of known values, each with the text the platform and the user write.
+macro_rules! values {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal $(| $alias:literal)*,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in the order users read them.
+            pub const ALL: &[Self] = &[$(Self::$variant),*];
+
+            /// The text the platform speaks.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+
+            /// The value `text` names (any case, trimmed; a few spellings accepted).
+            pub fn parse(text: &str) -> Option<Self> {
+                let text = text.trim();
+                $(
+                    if text.eq_ignore_ascii_case($text) $(|| text.eq_ignore_ascii_case($alias))* {
+                        return Some(Self::$variant);
+                    }
+                )*
+                None
+            }
+
+            /// `a, b, c`: for messages that list what is accepted.
+            pub fn accepted() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+values! {
+    /// A Cloud Foundry app's desired state (`BERTH_STATE`).
+    AppState {
+        /// Stopped: no instances run.
+        Stopped = "STOPPED",
+        /// Started: its instances run.
+        Started = "STARTED",
+    }
+}
+
+values! {
+    /// How Cloud Foundry checks an instance is healthy (`BERTH_HEALTH_CHECK_TYPE`).
+    HealthCheck {
+        /// A TCP connection to the app's port.
+        Port = "port",
+        /// The process is alive.
+        Process = "process",
+        /// An HTTP GET answers 200.
+        Http = "http",
+        /// No check (v2's name for process).
+        None = "none",
+    }
+}
+
+values! {
+    /// Which new versions mittwald installs by itself (`BERTH_UPDATE_POLICY`).
+    UpdatePolicy {
+        /// Never.
+        None = "none",
+        /// Patch levels only.
+        PatchLevel = "patchLevel" | "patch-level" | "patch_level",
+        /// Every new version.
+        All = "all",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_in_any_case_and_write_as_the_platform_does() {
+        assert_eq!(AppState::parse(" started "), Some(AppState::Started));
+        assert_eq!(AppState::Started.as_str(), "STARTED");
+        assert_eq!(
+            UpdatePolicy::parse("PATCH-LEVEL"),
+            Some(UpdatePolicy::PatchLevel)
+        );
+        assert_eq!(UpdatePolicy::PatchLevel.to_string(), "patchLevel");
+        assert_eq!(HealthCheck::parse("tcp"), None);
+        assert_eq!(HealthCheck::accepted(), "port, process, http, none");
+    }
+}
