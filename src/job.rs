@@ -63,7 +63,9 @@ pub async fn main() -> Exit {
         Err(errors) => {
             // Still tell the next step what happened, wherever it reads.
             let outputs = Outputs {
-                provider: std::env::var("BERTH_PROVIDER").unwrap_or_default(),
+                provider: std::env::var("BERTH_PROVIDER")
+                    .ok()
+                    .and_then(|p| crate::config::Provider::parse(&p)),
                 ..Outputs::default()
             };
             let sinks = Sinks::from_vars(crate::config::env_vars());
@@ -85,7 +87,7 @@ pub async fn execute(config: &Config) -> Exit {
         ci::warn(warning);
     }
     let progress = Progress::new(Outputs {
-        provider: config.provider().as_str().into(),
+        provider: Some(config.provider()),
         ..Outputs::default()
     });
     let mut signals = Signals::new();

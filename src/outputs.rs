@@ -2,7 +2,7 @@
 //! and the GitHub step summary. All of them are written from one list of key/value pairs, so they
 //! cannot disagree.
 
-use crate::config::Sinks;
+use crate::config::{Provider, Sinks};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 use std::{
@@ -42,7 +42,7 @@ impl Status {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outputs {
     /// `mittwald` or `cloudfoundry`.
-    pub provider: String,
+    pub provider: Option<Provider>,
     /// Installation id / app guid.
     pub id: Option<String>,
     /// Whether this run created it.
@@ -107,17 +107,18 @@ impl Outputs {
     }
 
     fn raw_pairs(&self) -> Vec<(&'static str, Value)> {
-        let mut pairs = vec![("provider", Value::from(self.provider.clone()))];
+        let provider = self.provider.map_or("", Provider::as_str);
+        let mut pairs = vec![("provider", Value::from(provider))];
         let mut opt = |key, value: &Option<String>| {
             if let Some(v) = value {
                 pairs.push((key, Value::from(v.clone())));
             }
         };
         opt("id", &self.id);
-        match self.provider.as_str() {
-            "mittwald" => opt("installation_id", &self.id),
-            "cloudfoundry" => opt("app_guid", &self.id),
-            _ => {}
+        match self.provider {
+            Some(Provider::Mittwald) => opt("installation_id", &self.id),
+            Some(Provider::CloudFoundry) => opt("app_guid", &self.id),
+            None => {}
         }
         opt("app_name", &self.app_name);
         opt("state", &self.state);
@@ -208,7 +209,7 @@ impl Outputs {
     pub fn step_summary(&self) -> String {
         let mut out = format!(
             "### berth: {} {}\n\n| output | value |\n|---|---|\n",
-            self.provider,
+            self.provider.map_or("", Provider::as_str),
             self.status.as_str()
         );
         for (key, value) in self.pairs() {
@@ -356,7 +357,7 @@ mod tests {
 
     fn sample() -> Outputs {
         Outputs {
-            provider: "mittwald".into(),
+            provider: Some(Provider::Mittwald),
             id: Some("5084bf44".into()),
             created: true,
             status: Status::Ready,

@@ -16,7 +16,7 @@ use thiserror::Error;
 mod cloudfoundry;
 mod values;
 pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundry};
-pub use values::{AppState, HealthCheck, UpdatePolicy};
+pub use values::{AppState, HealthCheck, Provider, UpdatePolicy};
 
 /// Node.js's app id on mittwald.
 pub const MITTWALD_NODE_APP_ID: &str = "3e7f920b-a711-4d2f-9871-661e1b41a2f0";
@@ -99,25 +99,6 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
-    }
-}
-
-/// The platform to deploy to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    /// mittwald mStudio API v2.
-    Mittwald,
-    /// Cloud Foundry Cloud Controller API v2.
-    CloudFoundry,
-}
-
-impl Provider {
-    /// The name users write in `BERTH_PROVIDER` and read in the `provider` output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Mittwald => "mittwald",
-            Self::CloudFoundry => "cloudfoundry",
-        }
     }
 }
 
@@ -508,17 +489,19 @@ impl Config {
             .as_deref()
         {
             None => None,
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "mittwald" => Some(Provider::Mittwald),
-                "cloudfoundry" | "cf" => Some(Provider::CloudFoundry),
-                _ => {
+            Some(v) => {
+                let parsed = Provider::parse(v);
+                if parsed.is_none() {
                     p.invalid(
                         "BERTH_PROVIDER",
-                        format!("{v:?} is not a provider (accepted: mittwald, cloudfoundry)"),
+                        format!(
+                            "{v:?} is not a provider (accepted: {})",
+                            Provider::accepted()
+                        ),
                     );
-                    None
                 }
-            },
+                parsed
+            }
         };
 
         let common = common(&raw, provider, &mut p);

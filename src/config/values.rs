@@ -47,6 +47,16 @@ macro_rules! values {
 }
 
 values! {
+    /// The platform to deploy to (`BERTH_PROVIDER`, and the `provider` output).
+    Provider {
+        /// mittwald mStudio API v2.
+        Mittwald = "mittwald",
+        /// Cloud Foundry's Cloud Controller.
+        CloudFoundry = "cloudfoundry" | "cf",
+    }
+}
+
+values! {
     /// A Cloud Foundry app's desired state (`BERTH_STATE`).
     AppState {
         /// Stopped: no instances run.

@@ -42,9 +42,9 @@ const MAX_PAGES: u64 = 50;
 /// For this long after a write, a 403 or 404 on reading the installation means "not visible
 /// yet" (the platform is eventually consistent), not "gone".
 const CONSISTENCY_GRACE: Duration = Duration::from_secs(15);
-/// How often two installations with one description are looked at again before berth calls
-/// it an error, and the pause between looks: a racing run removes its twin within a second.
-const TWIN_LOOKS: u32 = 3;
+/// The pause between looks when two installations have one description (looked at again up
+/// to [`api::attempts::MAX_ATTEMPTS`] times before berth calls it an error): a racing run
+/// removes its twin within a second.
 const TWIN_PAUSE: Duration = Duration::from_secs(1);
 /// The header that carries the token.
 const TOKEN_HEADER: &str = "x-access-token";
@@ -269,11 +269,15 @@ impl Job<'_> {
         let project = &self.target.project_id;
         let mut matching = self.find_all(app, None).await?;
         // Two at once may be a racing run's twin that it is about to remove: look again shortly.
-        for _ in 0..TWIN_LOOKS {
-            if matching.len() < 2 || Instant::now() + TWIN_PAUSE >= self.policy.deadline {
-                break;
-            }
-            tokio::time::sleep(TWIN_PAUSE).await;
+        let mut looks = Attempts::new("looking for the installation", self.policy.deadline);
+        while matching.len() >= 2
+            && looks
+                .pause(
+                    format_args!("{} have its description", matching.len()),
+                    Some(TWIN_PAUSE),
+                )
+                .await
+        {
             matching = self.find_all(app, None).await?;
         }
         match matching.len() {
