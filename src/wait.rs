@@ -1,9 +1,9 @@
 //! The one polling helper: every wait in berth goes through [`until`].
 //!
-//! The interval starts short (most installs on a warm platform are quick) and grows by
-//! [`GROWTH`] per poll up to a cap that follows the platform's rate-limit budget ([`Budget`]):
-//! mittwald's limit is per user, shared by all of their jobs, so berth polls faster while most
-//! of the window is left and backs off when little is.
+//! The pause between polls is one formula, [`pause`], of the time waited and the share of the
+//! platform's rate-limit window left ([`Budget`]): mittwald's limit is per user, shared by all of
+//! their jobs, so berth reads as often as the mw CLI while most of the window is left and backs
+//! off, steeply, when little is.
 
 use std::{
     fmt,
@@ -13,19 +13,37 @@ use std::{
 };
 use tokio::time::Instant;
 
-/// The first pause after the first poll.
-pub const FIRST_INTERVAL: Duration = Duration::from_millis(500);
-/// Each pause is this many times the one before.
-pub const GROWTH: f64 = 1.5;
-/// Pauses never grow beyond this while the rate-limit budget is ordinary (between a tenth and
-/// half of the window left).
-pub const MAX_INTERVAL: Duration = Duration::from_secs(5);
-/// ... while more than half of the window is left: finish sooner, the budget allows it.
-pub const PLENTIFUL_MAX_INTERVAL: Duration = Duration::from_secs(2);
-/// ... while less than a tenth is left: leave it to the user's other jobs.
-pub const SCARCE_MAX_INTERVAL: Duration = Duration::from_secs(20);
-/// ... when the platform sends no rate-limit headers (Cloud Foundry): the cf CLI's 3 s.
-pub const UNKNOWN_BUDGET_MAX_INTERVAL: Duration = Duration::from_secs(3);
+/// The pause while the budget is plentiful and the wait young: the mw CLI's one second.
+///
+/// A reader that is to be neither later nor dearer than a 1 s poller, whenever the resource turns
+/// ready, must read when that poller reads: its k-th read may come no earlier than the k-th
+/// second (or it sends more requests) and no later (or it sees the resource later). A shorter
+/// first pause wins a few hundred milliseconds on quick installs for more requests than the mw
+/// CLI's; a growing one saves requests and loses up to a pause. berth's edge is elsewhere: it
+/// starts in milliseconds, where a Node.js CLI takes a quarter of a second.
+pub const PACE: Duration = Duration::from_secs(1);
+/// The pace holds for this much time waited; from then on the pause is the same share of the
+/// time waited ([`PACE`] × waited / `PACE_HOLDS_FOR`: 2 s at two minutes): a second matters less
+/// the longer the wait, so a long install costs requests in proportion to the logarithm of its
+/// length, not to its length, and is seen ready at most a sixtieth of the time waited late.
+pub const PACE_HOLDS_FOR: Duration = Duration::from_secs(60);
+/// While more than this share of the window is left the budget is plentiful and does not slow
+/// the pace; below it the pause grows with the square of `PLENTIFUL_SHARE / share left`: a
+/// third left, 2.25 ×; a quarter, 4 ×; a tenth, 25 ×, which [`MAX_PAUSE`] caps. The square makes
+/// the back-off gentle just below half and steep near the end: with a tenth of the window or
+/// less left, berth sends a third of a 1 s poller's requests or fewer on a half-minute install.
+pub const PLENTIFUL_SHARE: f64 = 0.5;
+/// No pause is longer, whatever the budget or the time waited: a resource that is ready is seen
+/// within this.
+pub const MAX_PAUSE: Duration = Duration::from_secs(20);
+/// When the platform sends no rate-limit headers (Cloud Foundry), the budget is unknown: the
+/// pause starts at this ...
+pub const UNKNOWN_BUDGET_FIRST_PAUSE: Duration = Duration::from_millis(500);
+/// ... plus this share of the time waited (the same as 1.5 times the pause before, per poll) ...
+pub const UNKNOWN_BUDGET_GROWTH: f64 = 0.5;
+/// ... up to the cf CLI's 3 s: quick stages and starts are seen soon, and once a wait is long the
+/// Cloud Controller, whose limits berth cannot see, is read no more often than the cf CLI reads it.
+pub const UNKNOWN_BUDGET_MAX_PAUSE: Duration = Duration::from_secs(3);
 /// A progress line is printed when the state changes, and at least this often otherwise.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
@@ -52,17 +70,30 @@ impl Budget {
         }
     }
 
-    /// The longest pause between polls the budget allows.
-    pub fn max_interval(&self) -> Duration {
+    /// The share of the window left (0 to 1), as the last response with the headers told;
+    /// `None` while none has.
+    pub fn share_left(&self) -> Option<f64> {
         let limit = self.limit.load(Ordering::Relaxed);
         let remaining = self.remaining.load(Ordering::Relaxed);
-        match limit {
-            0 => UNKNOWN_BUDGET_MAX_INTERVAL,
-            _ if remaining * 2 > limit => PLENTIFUL_MAX_INTERVAL,
-            _ if remaining * 10 < limit => SCARCE_MAX_INTERVAL,
-            _ => MAX_INTERVAL,
-        }
+        (limit > 0).then(|| (remaining as f64 / limit as f64).min(1.0))
     }
+}
+
+/// The pause before the next poll, `waited` into a wait, with `share_left` of the rate-limit
+/// window left (`None`: unknown). Continuous and never shorter as time passes or the budget
+/// shrinks; see the constants for why each part is as it is.
+pub fn pause(waited: Duration, share_left: Option<f64>) -> Duration {
+    let Some(share_left) = share_left else {
+        return (UNKNOWN_BUDGET_FIRST_PAUSE + waited.mul_f64(UNKNOWN_BUDGET_GROWTH))
+            .min(UNKNOWN_BUDGET_MAX_PAUSE);
+    };
+    let by_time = PACE.max(PACE.mul_f64(waited.as_secs_f64() / PACE_HOLDS_FOR.as_secs_f64()));
+    // Nothing left at all stretches without bound; beyond MAX_PAUSE / PACE the cap decides anyway.
+    let stretch = (PLENTIFUL_SHARE / share_left.max(f64::MIN_POSITIVE))
+        .max(1.0)
+        .powi(2)
+        .min(MAX_PAUSE.as_secs_f64() / PACE.as_secs_f64());
+    by_time.mul_f64(stretch).min(MAX_PAUSE)
 }
 
 /// What one poll found.
@@ -125,7 +156,6 @@ where
     Fut: Future<Output = anyhow::Result<Poll<T>>>,
 {
     let start = Instant::now();
-    let mut interval = FIRST_INTERVAL;
     let mut last_state: Option<String> = None;
     let mut last_line = start;
     // Folded in the CI log from the first "not yet" until this function returns or is dropped.
@@ -153,10 +183,10 @@ where
                 waited: now - start,
             });
         }
-        // Never sleep past the deadline: the last poll happens right at it.
-        tokio::time::sleep_until((now + interval).min(deadline)).await;
-        // A plentiful budget shortens the pause at once; a scarce one lets it keep growing.
-        interval = interval.mul_f64(GROWTH).min(budget.max_interval());
+        // Never sleep past the deadline: the last poll happens right at it. The budget as the
+        // last answer told it: a scarcer one slows the very next poll.
+        let pause = pause(now - start, budget.share_left());
+        tokio::time::sleep_until((now + pause).min(deadline)).await;
     }
 }
 
@@ -173,29 +203,50 @@ mod tests {
         budget
     }
 
-    fn ordinary() -> Budget {
-        budget(200, 600)
-    }
-
     #[test]
-    fn the_cap_follows_the_rate_limit_budget() {
-        assert_eq!(
-            Budget::default().max_interval(),
-            UNKNOWN_BUDGET_MAX_INTERVAL
-        );
-        assert_eq!(budget(500, 600).max_interval(), PLENTIFUL_MAX_INTERVAL);
-        assert_eq!(budget(200, 600).max_interval(), MAX_INTERVAL);
-        assert_eq!(budget(30, 600).max_interval(), SCARCE_MAX_INTERVAL);
+    fn the_pause_keeps_the_pace_while_the_budget_is_plentiful_and_stretches_smoothly_below_half() {
+        let at = |waited: u64, share: Option<f64>| pause(Duration::from_secs(waited), share);
+        assert_eq!(at(0, Some(1.0)), PACE);
+        assert_eq!(at(59, Some(PLENTIFUL_SHARE + 0.01)), PACE);
+        assert_eq!(at(0, Some(0.25)), PACE * 4);
+        assert_eq!(at(0, Some(0.1)), MAX_PAUSE);
+        assert_eq!(at(0, Some(0.0)), MAX_PAUSE);
+        assert_eq!(at(120, Some(1.0)), PACE * 2);
+        assert_eq!(at(24 * 3600, Some(1.0)), MAX_PAUSE);
+        // No step anywhere: a thousandth less of the window lengthens the pause by little, and
+        // never shortens it; nor does waiting longer.
+        let mut before = at(0, Some(1.0));
+        for thousandths in (0..1000).rev() {
+            let now = at(0, Some(f64::from(thousandths) / 1000.0));
+            assert!(
+                now >= before,
+                "{thousandths}/1000 left: {now:?} < {before:?}"
+            );
+            assert!(
+                now - before < Duration::from_millis(700),
+                "{thousandths}/1000 left"
+            );
+            before = now;
+        }
+        for share in [None, Some(1.0), Some(0.3)] {
+            let mut before = at(0, share);
+            for waited in 1..3600 {
+                let now = at(waited, share);
+                assert!(now >= before && now - before <= Duration::from_millis(500));
+                before = now;
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn intervals_grow_to_the_cap_and_the_deadline_is_kept() {
+    async fn without_rate_limit_headers_pauses_grow_to_the_cf_clis_three_seconds_and_the_deadline_is_kept()
+     {
         let start = Instant::now();
         let mut polls = Vec::new();
         let result: Result<(), _> = until(
             "thing",
             start + Duration::from_secs(30),
-            &ordinary(),
+            &Budget::default(),
             || {
                 polls.push(Instant::now() - start);
                 async { Ok(Poll::Pending("phase installing".into())) }
@@ -208,14 +259,129 @@ mod tests {
         assert_eq!(state, "phase installing");
         assert_eq!(waited, Duration::from_secs(30));
         let gaps: Vec<_> = polls.windows(2).map(|w| w[1] - w[0]).collect();
-        assert_eq!(gaps[0], FIRST_INTERVAL);
+        // 0.5 s, then 1.5 times the pause before, as berth has always waited on Cloud Foundry.
+        assert_eq!(gaps[..3], [500, 750, 1125].map(Duration::from_millis));
+        // Never shorter, but for the last, cut short by the deadline.
         assert!(
-            gaps.windows(2).all(|w| w[1] >= w[0] || w[1] < MAX_INTERVAL),
+            gaps[..gaps.len() - 1].windows(2).all(|w| w[1] >= w[0]),
             "{gaps:?}"
         );
-        assert!(gaps.iter().all(|g| *g <= MAX_INTERVAL));
+        assert!(gaps.iter().all(|g| *g <= UNKNOWN_BUDGET_MAX_PAUSE));
         // 30 s of waiting costs about a dozen requests, not thirty.
-        assert!(polls.len() <= 13, "{} polls", polls.len());
+        assert!(polls.len() <= 14, "{} polls", polls.len());
+    }
+
+    /// Requests berth sends on a fresh install besides its polls: the app's versions, the
+    /// project's installations, the POST, and the look for a racing twin after it.
+    const BERTH_OTHER_REQUESTS: u32 = 4;
+    /// ... and the mw CLI's flow: the app's versions and the POST.
+    const PEER_OTHER_REQUESTS: u32 = 2;
+    /// Ready times that fall between a 1 s poller's reads (issue 10, point 7).
+    const READY_AFTER_MS: [u64; 4] = [2_300, 5_400, 10_600, 30_500];
+
+    /// One wait through [`until`] for a resource that turns ready `ready_after` into it, each
+    /// poll spending one request of a window of `limit` with `left` remaining at the start.
+    /// Returns the polls sent and when the wait saw the resource ready.
+    async fn wait_for(ready_after: Duration, left: u64, limit: u64) -> (u32, Duration) {
+        let start = Instant::now();
+        let budget = budget(left, limit);
+        let mut polls = 0;
+        until("thing", start + Duration::from_secs(3600), &budget, || {
+            polls += 1;
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(
+                "x-ratelimit-remaining",
+                left.saturating_sub(polls.into()).into(),
+            );
+            headers.insert("x-ratelimit-limit", limit.into());
+            budget.observe(&headers);
+            let ready = Instant::now() - start >= ready_after;
+            async move {
+                Ok(if ready {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending("phase installing".into())
+                })
+            }
+        })
+        .await
+        .unwrap();
+        (polls, Instant::now() - start)
+    }
+
+    /// The mw CLI's flow: a read right away, then one every second until ready.
+    fn one_second_poller(ready_after: Duration) -> (u32, Duration) {
+        let (mut polls, mut at) = (1, Duration::ZERO);
+        while at < ready_after {
+            polls += 1;
+            at += Duration::from_secs(1);
+        }
+        (polls, at)
+    }
+
+    /// Berth with `left` of `limit` against the 1 s poller: (berth's requests, its delay,
+    /// the poller's requests, its delay), requests counted for the whole install.
+    async fn against_the_poller(
+        ready_after: Duration,
+        left: u64,
+    ) -> (u32, Duration, u32, Duration) {
+        let (polls, seen) = wait_for(ready_after, left, 600).await;
+        let (peer_polls, peer_seen) = one_second_poller(ready_after);
+        (
+            polls + BERTH_OTHER_REQUESTS,
+            seen - ready_after,
+            peer_polls + PEER_OTHER_REQUESTS,
+            peer_seen - ready_after,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_budget_to_spare_a_wait_never_loses_to_a_one_second_poller() {
+        for ms in READY_AFTER_MS {
+            let (requests, delay, peer_requests, peer_delay) =
+                against_the_poller(Duration::from_millis(ms), 599).await;
+            assert!(
+                delay <= peer_delay,
+                "ready after {ms} ms: seen {delay:?} late, the 1 s poller {peer_delay:?}"
+            );
+            assert!(
+                requests <= peer_requests + 2,
+                "ready after {ms} ms: {requests} requests, the 1 s poller {peer_requests}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn in_the_first_minute_a_wait_is_never_later_nor_dearer_than_a_one_second_poller() {
+        // Every tenth of a second, not only the times above: the rule is not fitted to them.
+        for tenths in 1..600 {
+            let ready_after = Duration::from_millis(tenths * 100);
+            let (requests, delay, peer_requests, peer_delay) =
+                against_the_poller(ready_after, 599).await;
+            assert!(
+                delay <= peer_delay && requests <= peer_requests + 2,
+                "ready after {ready_after:?}: {requests} requests, seen {delay:?} late; \
+                 the 1 s poller {peer_requests}, {peer_delay:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_a_tenth_of_the_window_left_a_wait_sends_at_most_a_third_of_a_one_second_pollers_requests()
+     {
+        // A tenth left, and a twentieth; installs of half a minute and longer (on shorter ones
+        // berth's own four requests alone are more than a third of the poller's).
+        for left in [60, 30] {
+            for ms in [30_500, 60_500, 300_500] {
+                let (requests, _, peer_requests, _) =
+                    against_the_poller(Duration::from_millis(ms), left).await;
+                assert!(
+                    requests * 3 <= peer_requests,
+                    "{left} of 600 left, ready after {ms} ms: {requests} requests, \
+                     the 1 s poller {peer_requests}"
+                );
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -337,8 +337,10 @@ fn a_dry_run_plans_but_sends_no_write() {
 
 #[test]
 fn an_unknown_phase_is_waited_through() {
+    // Each phase 0.7 s: the second read, about a second after the first, falls in the middle
+    // of the unknown one (0.7 to 1.4 s).
     let sim = sim_with(|o| {
-        o.time_to_ready = std::time::Duration::from_millis(900);
+        o.time_to_ready = std::time::Duration::from_millis(2100);
         o.phases = vec![
             "pending".into(),
             "quantum-tunnelling".into(),
