@@ -5,12 +5,9 @@
 //! their jobs, so berth reads as often as the mw CLI while most of the window is left and backs
 //! off, steeply, when little is.
 
-use std::{
-    fmt,
-    future::Future,
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use crate::api::Policy;
+pub use crate::api::budget::Budget;
+use std::{fmt, future::Future, time::Duration};
 use tokio::time::Instant;
 
 /// The pause while the budget is plentiful and the wait young: the mw CLI's one second.
@@ -46,38 +43,6 @@ pub const UNKNOWN_BUDGET_GROWTH: f64 = 0.5;
 pub const UNKNOWN_BUDGET_MAX_PAUSE: Duration = Duration::from_secs(3);
 /// A progress line is printed when the state changes, and at least this often otherwise.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
-
-/// The rate-limit budget as the platform last reported it (`X-RateLimit-Remaining` of
-/// `X-RateLimit-Limit`); every response updates it.
-#[derive(Debug, Default)]
-pub struct Budget {
-    remaining: AtomicU64,
-    /// 0 while no response has told.
-    limit: AtomicU64,
-}
-
-impl Budget {
-    /// Notes the rate-limit headers of a response, if it has them.
-    pub fn observe(&self, headers: &reqwest::header::HeaderMap) {
-        let number =
-            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
-        if let (Some(remaining), Some(limit)) =
-            (number("x-ratelimit-remaining"), number("x-ratelimit-limit"))
-            && limit > 0
-        {
-            self.remaining.store(remaining, Ordering::Relaxed);
-            self.limit.store(limit, Ordering::Relaxed);
-        }
-    }
-
-    /// The share of the window left (0 to 1), as the last response with the headers told;
-    /// `None` while none has.
-    pub fn share_left(&self) -> Option<f64> {
-        let limit = self.limit.load(Ordering::Relaxed);
-        let remaining = self.remaining.load(Ordering::Relaxed);
-        (limit > 0).then(|| (remaining as f64 / limit as f64).min(1.0))
-    }
-}
 
 /// The pause before the next poll, `waited` into a wait, with `share_left` of the rate-limit
 /// window left (`None`: unknown). Continuous and never shorter as time passes or the budget
@@ -144,11 +109,15 @@ fn round(d: Duration) -> Duration {
 }
 
 /// Polls until `poll` answers [`Poll::Ready`], an error, or `deadline` passes. `what` names the
-/// resource in progress lines ("installation a-abc123"); `budget` paces the polls.
+/// resource in progress lines ("installation a-abc123"); the policy's budget paces the polls,
+/// and its activity says what is waited for (what a timeout of the run names as pending).
+///
+/// No poll starts after the deadline: when the next one would come at or after it, the wait
+/// sleeps until the deadline and times out with the state last seen.
 pub async fn until<T, F, Fut>(
     what: &str,
     deadline: Instant,
-    budget: &Budget,
+    policy: &Policy,
     mut poll: F,
 ) -> Result<T, WaitError>
 where
@@ -175,24 +144,34 @@ where
             ));
             last_line = now;
         }
-        last_state = Some(state);
-        if now >= deadline {
+        policy
+            .activity
+            .set(format!("waiting for {what}; still {state}"));
+        // The budget as the last answer told it: a scarcer one slows the very next poll.
+        let next = now + pause(now - start, policy.budget.share_left());
+        if next >= deadline {
+            tokio::time::sleep_until(deadline).await;
             return Err(WaitError::Timeout {
                 what: what.to_string(),
-                state: last_state.unwrap_or_default(),
-                waited: now - start,
+                state,
+                waited: Instant::now() - start,
             });
         }
-        // Never sleep past the deadline: the last poll happens right at it. The budget as the
-        // last answer told it: a scarcer one slows the very next poll.
-        let pause = pause(now - start, budget.share_left());
-        tokio::time::sleep_until((now + pause).min(deadline)).await;
+        last_state = Some(state);
+        tokio::time::sleep_until(next).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn policy_with(budget: Budget) -> Policy {
+        Policy {
+            budget: std::sync::Arc::new(budget),
+            ..Policy::until(Instant::now(), crate::outputs::Activity::default())
+        }
+    }
 
     fn budget(remaining: u64, limit: u64) -> Budget {
         let mut headers = reqwest::header::HeaderMap::new();
@@ -246,7 +225,7 @@ mod tests {
         let result: Result<(), _> = until(
             "thing",
             start + Duration::from_secs(30),
-            &Budget::default(),
+            &policy_with(Budget::default()),
             || {
                 polls.push(Instant::now() - start);
                 async { Ok(Poll::Pending("phase installing".into())) }
@@ -284,9 +263,10 @@ mod tests {
     /// Returns the polls sent and when the wait saw the resource ready.
     async fn wait_for(ready_after: Duration, left: u64, limit: u64) -> (u32, Duration) {
         let start = Instant::now();
-        let budget = budget(left, limit);
+        let policy = policy_with(budget(left, limit));
+        let budget = &policy.budget;
         let mut polls = 0;
-        until("thing", start + Duration::from_secs(3600), &budget, || {
+        until("thing", start + Duration::from_secs(3600), &policy, || {
             polls += 1;
             let mut headers = reqwest::header::HeaderMap::new();
             headers.insert(
@@ -390,7 +370,7 @@ mod tests {
         let value = until(
             "thing",
             Instant::now() + Duration::from_secs(60),
-            &Budget::default(),
+            &policy_with(Budget::default()),
             || {
                 n += 1;
                 let done = n == 3;
@@ -406,5 +386,28 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(value, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_poll_starts_at_or_after_the_deadline_and_the_activity_names_the_wait() {
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(2500);
+        let policy = policy_with(budget(600, 600));
+        let mut polls = Vec::new();
+        let result: Result<(), _> = until("installation a-1", deadline, &policy, || {
+            polls.push(Instant::now());
+            async { Ok(Poll::Pending("phase installing".into())) }
+        })
+        .await;
+        let Err(WaitError::Timeout { state, .. }) = result else {
+            panic!("no timeout")
+        };
+        assert_eq!(state, "phase installing");
+        assert!(polls.iter().all(|p| *p < deadline), "{polls:?}");
+        assert_eq!(Instant::now(), deadline, "it ends at the deadline");
+        assert_eq!(
+            policy.activity.get(),
+            "waiting for installation a-1; still phase installing"
+        );
     }
 }

@@ -138,3 +138,21 @@ fn a_second_signal_ends_the_grace_at_once() {
     );
     assert_eq!(stopped.json["status"], "pending");
 }
+
+#[test]
+fn a_timeout_while_waiting_names_the_wait_and_the_last_state() {
+    let sim = sim(60_000);
+    let mut env = mittwald_env(&sim, "slow install");
+    set(&mut env, "BERTH_WAIT_TIMEOUT", "2s");
+    let started = Instant::now();
+    let run = run(&env);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_millis(3200));
+    let error = run.out("error");
+    assert!(error.contains("timed out after 2."), "{error}");
+    assert!(
+        error.contains("while waiting for installation") && error.contains("still phase"),
+        "{error}"
+    );
+    assert!(!run.out("id").is_empty(), "what was created is reported");
+}

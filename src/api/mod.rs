@@ -46,6 +46,7 @@ macro_rules! generated_client {
 }
 
 pub mod attempts;
+pub mod budget;
 pub mod cloudfoundry;
 pub mod mittwald;
 pub mod retry;

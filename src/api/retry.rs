@@ -11,7 +11,8 @@
 //!
 //! Every retry stays inside the run's deadline and prints one line saying why.
 
-use crate::{ci, outputs::Activity, wait::Budget};
+use super::budget::Budget;
+use crate::{ci, outputs::Activity};
 use reqwest::{Method, Request, Response, StatusCode, header::HeaderMap};
 use std::sync::Arc;
 use std::time::Duration;

@@ -397,7 +397,7 @@ impl Job<'_> {
             return Ok(());
         }
         let what = format!("upload job {}", job.guid);
-        wait::until(&what, self.policy.deadline, &self.policy.budget, || async {
+        wait::until(&what, self.policy.deadline, &self.policy, || async {
             let job = call(self.client.get_job().guid(&job.guid).send())
                 .await
                 .with_context(|| format!("reading upload job {}", job.guid))?;
@@ -430,7 +430,7 @@ impl Job<'_> {
         wait::until(
             &format!("app {:?} to stage", self.target.name),
             staging_deadline,
-            &self.policy.budget,
+            &self.policy,
             || async {
                 let app = call(self.client.get_app().guid(guid).send())
                     .await
@@ -462,7 +462,7 @@ impl Job<'_> {
         wait::until(
             &format!("app {:?} to start", self.target.name),
             startup_deadline,
-            &self.policy.budget,
+            &self.policy,
             || async {
                 let instances = match call(self.client.get_app_instances().guid(guid).send()).await
                 {

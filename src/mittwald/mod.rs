@@ -536,7 +536,7 @@ impl Job<'_> {
         wait::until(
             &format!("installation {id} to become visible"),
             self.policy.deadline,
-            &self.policy.budget,
+            &self.policy,
             || async move {
                 Ok(match self.get_visible(id, etag, since).await? {
                     Some(installation) => Poll::Ready(installation),
@@ -556,32 +556,27 @@ impl Job<'_> {
     ) -> Result<AppInstallation, Failure> {
         let what = format!("installation {id}");
         let since = Instant::now();
-        wait::until(
-            &what,
-            self.policy.deadline,
-            &self.policy.budget,
-            || async move {
-                let Some(installation) = self.get_visible(id, etag, since).await? else {
-                    return Ok(Poll::Pending("not visible yet".into()));
-                };
-                self.record(&installation, versions);
-                let phase = phase(&installation);
-                if is_ready(&installation) {
-                    return Ok(Poll::Ready(installation));
-                }
-                if phase == "disabled" || installation.disabled {
-                    return Err(anyhow!(
-                        "installation {} is disabled: it will not become ready",
-                        display_name(&installation)
-                    ));
-                }
-                let mut state = format!("phase {phase}");
-                if let Some(error) = installation.last_error.as_deref().filter(|e| !e.is_empty()) {
-                    state.push_str(&format!(", last error: {error}"));
-                }
-                Ok(Poll::Pending(state))
-            },
-        )
+        wait::until(&what, self.policy.deadline, &self.policy, || async move {
+            let Some(installation) = self.get_visible(id, etag, since).await? else {
+                return Ok(Poll::Pending("not visible yet".into()));
+            };
+            self.record(&installation, versions);
+            let phase = phase(&installation);
+            if is_ready(&installation) {
+                return Ok(Poll::Ready(installation));
+            }
+            if phase == "disabled" || installation.disabled {
+                return Err(anyhow!(
+                    "installation {} is disabled: it will not become ready",
+                    display_name(&installation)
+                ));
+            }
+            let mut state = format!("phase {phase}");
+            if let Some(error) = installation.last_error.as_deref().filter(|e| !e.is_empty()) {
+                state.push_str(&format!(", last error: {error}"));
+            }
+            Ok(Poll::Pending(state))
+        })
         .await
         .map_err(Failure::from)
     }
