@@ -11,7 +11,7 @@
 //! Every line goes through [`emit`], which scrubs known secrets ([`crate::redact`]); only the
 //! `::add-mask::` commands, whose job is to name a secret to the runner, bypass it.
 
-use crate::{Failure, config::Secret, redact};
+use crate::redact::{self, Secret};
 use std::{
     fmt::Display,
     sync::atomic::{AtomicUsize, Ordering},
@@ -73,14 +73,9 @@ pub fn error(message: impl Display) {
     annotate_error("berth", message);
 }
 
-/// Why the run failed, titled by the kind of failure (the exit code's meaning).
-pub fn failure(failure: &Failure) {
-    let title = match failure {
-        Failure::Config(_) => "berth: invalid configuration",
-        Failure::Platform(_) => "berth: failed",
-        Failure::Timeout(_) => "berth: timed out",
-    };
-    annotate_error(title, failure);
+/// Why the run failed, titled by the kind of failure ("berth: timed out").
+pub fn failure(title: &str, message: impl Display) {
+    annotate_error(title, message);
 }
 
 fn annotate_error(title: &str, message: impl Display) {

@@ -210,7 +210,12 @@ pub fn report(mut outputs: Outputs, sinks: &Sinks, result: Result<Exit, Failure>
     let exit = match result {
         Ok(exit) => exit,
         Err(failure) => {
-            ci::failure(&failure);
+            let title = match failure {
+                Failure::Config(_) => "berth: invalid configuration",
+                Failure::Platform(_) => "berth: failed",
+                Failure::Timeout(_) => "berth: timed out",
+            };
+            ci::failure(title, &failure);
             outputs.status = match failure {
                 Failure::Timeout(_) => Status::Pending,
                 _ => Status::Failed,

@@ -15,6 +15,7 @@ pub mod mittwald;
 pub mod outputs;
 pub mod redact;
 pub mod sim;
+pub mod values;
 pub mod wait;
 
 use config::{Config, ConfigErrors, Target};

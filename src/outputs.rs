@@ -2,12 +2,13 @@
 //! and the GitHub step summary. All of them are written from one list of key/value pairs, so they
 //! cannot disagree.
 
-use crate::config::{Provider, Sinks};
+use crate::values::Provider;
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 use std::{
     fs::OpenOptions,
     io::Write,
+    path::PathBuf,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -71,26 +72,57 @@ pub struct Outputs {
     pub error: Option<String>,
 }
 
-/// Output keys whose dotenv names (`BERTH_` + key) are also inputs: a later berth job that
-/// receives an earlier one's dotenv report would read them as its own inputs.
-pub const KEYS_SHADOWING_INPUTS: &[&str] =
-    &["provider", "app_version", "installation_path", "state"];
-
-/// Keys only ever written as outputs; seeing `BERTH_STATUS` and `BERTH_CREATED` together in the
-/// environment means an earlier berth job's dotenv report was passed on.
-pub const OUTPUT_ONLY_KEYS: &[&str] = &[
+/// Every output key, snake_case, in the order the sinks write them: the one list the sinks'
+/// names, the README check and the dotenv warnings derive from.
+pub const KEYS: &[&str] = &[
+    "provider",
     "id",
     "installation_id",
-    "short_id",
-    "app_version_id",
-    "phase",
     "app_guid",
     "app_name",
+    "state",
     "package_state",
+    "short_id",
+    "installation_path",
+    "app_version_id",
+    "app_version",
+    "phase",
     "created",
     "status",
+    "dry_run",
     "error",
 ];
+
+/// Where the outputs go besides stdout.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sinks {
+    /// `$GITHUB_OUTPUT`.
+    pub github_output: Option<PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY`.
+    pub step_summary: Option<PathBuf>,
+    /// `BERTH_DOTENV`.
+    pub dotenv: Option<PathBuf>,
+}
+
+impl Sinks {
+    /// The sinks named in the environment, unchecked: also used to report a configuration
+    /// that failed validation.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut sinks = Sinks::default();
+        for (key, value) in vars {
+            let slot = match key.as_str() {
+                "GITHUB_OUTPUT" => &mut sinks.github_output,
+                "GITHUB_STEP_SUMMARY" => &mut sinks.step_summary,
+                "BERTH_DOTENV" => &mut sinks.dotenv,
+                _ => continue,
+            };
+            if !value.trim().is_empty() {
+                *slot = Some(PathBuf::from(value));
+            }
+        }
+        sinks
+    }
+}
 
 impl Outputs {
     /// The outputs as ordered pairs, keys in snake_case: the one source for every sink, and
@@ -106,6 +138,7 @@ impl Outputs {
             .collect()
     }
 
+    /// The pairs before scrubbing; keys only from [`KEYS`] (a unit test holds them to it).
     fn raw_pairs(&self) -> Vec<(&'static str, Value)> {
         let provider = self.provider.map_or("", Provider::as_str);
         let mut pairs = vec![("provider", Value::from(provider))];
@@ -411,5 +444,33 @@ mod tests {
         assert!(o.json_line().contains(r#""dry_run":true"#));
         assert!(o.github_output().contains("dry-run=true\n"));
         assert!(!o.dotenv().contains("BERTH_DRY_RUN"), "{}", o.dotenv());
+    }
+
+    #[test]
+    fn every_key_written_is_in_the_one_list_and_in_its_order() {
+        let all = Outputs {
+            provider: Some(Provider::CloudFoundry),
+            id: Some("i".into()),
+            app_name: Some("n".into()),
+            state: Some("STARTED".into()),
+            package_state: Some("STAGED".into()),
+            short_id: Some("a".into()),
+            installation_path: Some("/p".into()),
+            app_version_id: Some("v".into()),
+            app_version: Some("1".into()),
+            phase: Some("ready".into()),
+            dry_run: true,
+            error: Some("e".into()),
+            ..Outputs::default()
+        };
+        let mittwald = Outputs {
+            provider: Some(Provider::Mittwald),
+            ..all.clone()
+        };
+        for outputs in [all, mittwald] {
+            let keys: Vec<&str> = outputs.pairs().into_iter().map(|(k, _)| k).collect();
+            let in_list: Vec<&str> = KEYS.iter().copied().filter(|k| keys.contains(k)).collect();
+            assert_eq!(keys, in_list, "every key is listed, in the list's order");
+        }
     }
 }

@@ -10,7 +10,10 @@
 //!
 //! GitHub's `::add-mask::` covers only the log; this covers the outputs too, and every platform.
 
-use std::sync::{PoisonError, RwLock};
+use std::{
+    fmt,
+    sync::{PoisonError, RwLock},
+};
 
 /// What replaces a secret in anything berth prints or writes.
 pub const REDACTED: &str = "***";
@@ -166,6 +169,28 @@ fn environment_values(text: &str) -> Vec<String> {
             None => line.trim().to_string(),
         })
         .collect()
+}
+
+/// A value that must never be printed; `Debug` shows `***`. Register it ([`register`]) as
+/// soon as it is known, so that [`scrub`] also hides it wherever a platform echoes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 #[cfg(test)]

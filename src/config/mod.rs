@@ -14,9 +14,10 @@ use std::{
 use thiserror::Error;
 
 mod cloudfoundry;
-mod values;
+pub use crate::outputs::Sinks;
+pub use crate::redact::Secret;
+pub use crate::values::{AppState, HealthCheck, Provider, UpdatePolicy};
 pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundry};
-pub use values::{AppState, HealthCheck, Provider, UpdatePolicy};
 
 /// Node.js's app id on mittwald.
 pub const MITTWALD_NODE_APP_ID: &str = "3e7f920b-a711-4d2f-9871-661e1b41a2f0";
@@ -81,27 +82,6 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-/// A value that must never be printed; `Debug` shows `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
 /// What to do when the installation or app already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnExisting {
@@ -111,37 +91,6 @@ pub enum OnExisting {
     Reuse,
     /// Stop with an error.
     Fail,
-}
-
-/// Where the outputs go besides stdout.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sinks {
-    /// `$GITHUB_OUTPUT`.
-    pub github_output: Option<PathBuf>,
-    /// `$GITHUB_STEP_SUMMARY`.
-    pub step_summary: Option<PathBuf>,
-    /// `BERTH_DOTENV`.
-    pub dotenv: Option<PathBuf>,
-}
-
-impl Sinks {
-    /// The sinks named in the environment, unchecked: also used to report a configuration
-    /// that failed validation.
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut sinks = Sinks::default();
-        for (key, value) in vars {
-            let slot = match key.as_str() {
-                "GITHUB_OUTPUT" => &mut sinks.github_output,
-                "GITHUB_STEP_SUMMARY" => &mut sinks.step_summary,
-                "BERTH_DOTENV" => &mut sinks.dotenv,
-                _ => continue,
-            };
-            if !value.trim().is_empty() {
-                *slot = Some(PathBuf::from(value));
-            }
-        }
-        sinks
-    }
 }
 
 /// Settings every provider shares.
@@ -828,18 +777,19 @@ fn parse_user_inputs(text: &str, into: &mut Vec<UserInput>, p: &mut Problems) {
 
 /// `BERTH_*` variables berth does not know: most likely a typo, which would otherwise pass silently.
 fn unknown_variables(vars: &BTreeMap<String, String>) -> Vec<String> {
-    use crate::outputs::{KEYS_SHADOWING_INPUTS, OUTPUT_ONLY_KEYS};
     let output_var = |key: &str| format!("BERTH_{}", key.to_ascii_uppercase());
+    let is_input = |var: &str| INPUTS.iter().any(|i| i.var == var);
     let mut warnings = Vec::new();
     // GitLab hands a dotenv report to every later job, and its variables win over the job's own.
     let inherited = ["status", "created"]
         .iter()
         .all(|k| vars.contains_key(&output_var(k)));
     if inherited {
-        let shadowed: Vec<String> = KEYS_SHADOWING_INPUTS
+        // Output keys whose dotenv names are inputs too: read as this job's own inputs.
+        let shadowed: Vec<String> = crate::outputs::KEYS
             .iter()
             .map(|k| output_var(k))
-            .filter(|v| vars.contains_key(v))
+            .filter(|v| is_input(v) && vars.contains_key(v))
             .collect();
         warnings.push(format!(
             "this job received an earlier berth job's outputs (BERTH_STATUS, BERTH_CREATED...); \
@@ -852,7 +802,7 @@ fn unknown_variables(vars: &BTreeMap<String, String>) -> Vec<String> {
             }
         ));
     }
-    let is_output = |k: &str| OUTPUT_ONLY_KEYS.iter().any(|o| output_var(o) == k);
+    let is_output = |k: &str| crate::outputs::KEYS.iter().any(|o| output_var(o) == k);
     warnings.extend(
         vars.keys()
             .filter(|k| k.starts_with("BERTH_") && !INPUTS.iter().any(|i| i.var == k.as_str()))
