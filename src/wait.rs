@@ -7,7 +7,7 @@
 
 use crate::api::Policy;
 pub use crate::api::budget::Budget;
-use std::{fmt, future::Future, time::Duration};
+use std::{future::Future, time::Duration};
 use tokio::time::Instant;
 
 /// The pause while the budget is plentiful and the wait young: the mw CLI's one second.
@@ -70,9 +70,13 @@ pub enum Poll<T> {
 }
 
 /// Waiting stopped without the resource becoming ready.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum WaitError {
     /// The deadline passed.
+    #[error(
+        "timed out after {} waiting for {what}; still {state}",
+        humantime::format_duration(Duration::from_secs(waited.as_secs()))
+    )]
     Timeout {
         /// What was waited for.
         what: String,
@@ -82,30 +86,8 @@ pub enum WaitError {
         waited: Duration,
     },
     /// A poll failed for good.
+    #[error("{0:#}")]
     Failed(anyhow::Error),
-}
-
-impl fmt::Display for WaitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Timeout {
-                what,
-                state,
-                waited,
-            } => write!(
-                f,
-                "timed out after {} waiting for {what}; still {state}",
-                humantime::format_duration(round(*waited))
-            ),
-            Self::Failed(e) => write!(f, "{e:#}"),
-        }
-    }
-}
-
-impl std::error::Error for WaitError {}
-
-fn round(d: Duration) -> Duration {
-    Duration::from_secs(d.as_secs())
 }
 
 /// Polls until `poll` answers [`Poll::Ready`], an error, or `deadline` passes. `what` names the

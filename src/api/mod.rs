@@ -53,14 +53,13 @@ pub mod retry;
 
 pub use retry::Policy;
 
-use std::fmt;
-
 /// How much of an error body is read: enough for any real error, bounded against a proxy that
 /// answers with something enormous.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-/// A failed API call, as the user should read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A failed API call, as the user should read it: `HTTP 422 ValidationError: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", heading(*status, kind.as_deref()))]
 pub struct ApiError {
     /// The HTTP status, when there was a response.
     pub status: Option<u16>,
@@ -70,20 +69,14 @@ pub struct ApiError {
     pub message: String,
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(status) = self.status {
-            write!(f, "HTTP {status}")?;
-            if let Some(kind) = &self.kind {
-                write!(f, " {kind}")?;
-            }
-            f.write_str(": ")?;
-        }
-        f.write_str(&self.message)
+/// `HTTP 422 ValidationError: `, or nothing without a response.
+fn heading(status: Option<u16>, kind: Option<&str>) -> String {
+    match (status, kind) {
+        (Some(status), Some(kind)) => format!("HTTP {status} {kind}: "),
+        (Some(status), None) => format!("HTTP {status}: "),
+        (None, _) => String::new(),
     }
 }
-
-impl std::error::Error for ApiError {}
 
 impl ApiError {
     /// Reads what the generated client reported, including the body of an error response.
@@ -91,19 +84,7 @@ impl ApiError {
         use progenitor_client::Error as E;
         match error {
             E::UnexpectedResponse(response) => Self::from_response(response).await,
-            E::CommunicationError(e) => {
-                let hint = if retry::is_certificate_problem(&e) {
-                    "; if the server's certificate comes from a private CA, give that CA's \
-                     certificate in BERTH_CA_CERT"
-                } else {
-                    ""
-                };
-                Self {
-                    status: e.status().map(|s| s.as_u16()),
-                    kind: None,
-                    message: format!("could not reach the API: {}{hint}", chain(&e)),
-                }
-            }
+            E::CommunicationError(e) => Self::unreachable("the API", &e),
             E::InvalidResponsePayload(body, e) => Self {
                 status: None,
                 kind: None,
@@ -122,6 +103,22 @@ impl ApiError {
                 kind: None,
                 message: other.to_string(),
             },
+        }
+    }
+
+    /// No answer from `whom` ("the API", "UAA"): the transport error's whole chain, and what to
+    /// do about a certificate a private CA issued.
+    pub fn unreachable(whom: &str, e: &reqwest::Error) -> Self {
+        let hint = if retry::is_certificate_problem(e) {
+            "; if the server's certificate comes from a private CA, give that CA's certificate \
+             in BERTH_CA_CERT"
+        } else {
+            ""
+        };
+        Self {
+            status: e.status().map(|s| s.as_u16()),
+            kind: None,
+            message: format!("could not reach {whom}: {}{hint}", chain(e)),
         }
     }
 
@@ -209,6 +206,33 @@ pub async fn call_with_headers<T>(
     }
 }
 
+/// Sends a request berth builds by hand (UAA's token form, the multipart bits upload) the one
+/// way every request goes ([`retry::send`]), and turns every failure into an [`ApiError`]
+/// as the generated clients' calls do: no answer (with the private-CA hint), an answer berth
+/// made up (too large, the deadline), or an error status with the platform's message.
+pub async fn send_plain(
+    http: &reqwest::Client,
+    request: reqwest::Request,
+    policy: &Policy,
+    whom: &str,
+) -> Result<reqwest::Response, ApiError> {
+    let response = retry::send(http, request, policy)
+        .await
+        .map_err(|e| ApiError::unreachable(whom, &e))?;
+    if let Some(message) = retry::synthetic_error(&response) {
+        return Err(ApiError {
+            status: None,
+            kind: None,
+            message,
+        });
+    }
+    if !response.status().is_success() {
+        return Err(ApiError::from_response(response).await);
+    }
+    print_warnings(response.headers());
+    Ok(response)
+}
+
 /// `X-Cf-Warnings`: comma-separated, each URL-encoded.
 pub fn print_warnings(headers: &reqwest::header::HeaderMap) {
     for value in headers.get_all("x-cf-warnings") {
@@ -286,13 +310,17 @@ fn excerpt(body: &[u8]) -> String {
     }
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+/// An error and its sources, outermost first: the one walk over error chains.
+pub fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
+/// The whole chain in one line: `a: b: c`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    causes(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }

@@ -305,22 +305,14 @@ pub fn synthetic_error(response: &Response) -> Option<String> {
 
 /// Whether TLS refused the server's certificate (rustls says "invalid peer certificate").
 pub fn is_certificate_problem(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if c.to_string().to_ascii_lowercase().contains("certificate") {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
+    super::causes(e).any(|c| c.to_string().to_ascii_lowercase().contains("certificate"))
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
+    super::causes(e)
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

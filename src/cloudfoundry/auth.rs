@@ -4,9 +4,9 @@
 use super::v2_disabled_error;
 use crate::{
     api::{
-        ApiError, Policy, call,
+        self, Policy, call,
         cloudfoundry::Client,
-        retry::{self, Credentials, CredentialsFuture},
+        retry::{Credentials, CredentialsFuture},
     },
     ci,
     config::{CfAuth, Secret},
@@ -152,22 +152,9 @@ impl TokenSource {
             request = request.header(reqwest::header::AUTHORIZATION, CF_CLIENT_BASIC);
         }
         let context = || format!("logging in to UAA at {url} {who}");
-        let response = async { retry::send(&self.http, request.build()?, &self.policy).await }
+        let response = api::send_plain(&self.http, request.build()?, &self.policy, "UAA")
             .await
-            .map_err(|e: reqwest::Error| ApiError {
-                status: None,
-                kind: None,
-                message: format!("could not reach UAA: {e}"),
-            })
             .with_context(context)?;
-        if let Some(message) = retry::synthetic_error(&response) {
-            return Err(anyhow!(message).context(context()));
-        }
-        if !response.status().is_success() {
-            return Err(
-                anyhow::Error::new(ApiError::from_response(response).await).context(context())
-            );
-        }
         let body: TokenResponse = response
             .json()
             .await

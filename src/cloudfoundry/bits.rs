@@ -2,7 +2,7 @@
 //! as multipart (progenitor does not generate multipart bodies, so this one call is plain
 //! reqwest), then follow the job it answers with.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::{
     io::{Cursor, Write},
@@ -106,16 +106,7 @@ pub async fn upload(
         .saturating_duration_since(tokio::time::Instant::now())
         .max(crate::http::REQUEST_TIMEOUT);
     let request = http.put(&url).timeout(time_left).multipart(form).build()?;
-    let response = crate::api::retry::send(http, request, policy)
-        .await
-        .map_err(|e| anyhow!("could not reach the API: {e}"))?;
-    if let Some(message) = crate::api::retry::synthetic_error(&response) {
-        return Err(anyhow!(message));
-    }
-    if !response.status().is_success() {
-        return Err(crate::api::ApiError::from_response(response).await.into());
-    }
-    crate::api::print_warnings(response.headers());
+    let response = crate::api::send_plain(http, request, policy, "the API").await?;
     let job: JobResource = response
         .json()
         .await

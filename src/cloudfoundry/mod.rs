@@ -61,7 +61,7 @@ pub async fn run(
     let policy = policy.with_credentials(std::sync::Arc::new(token));
     let http = plain;
     let client = Client::new_with_client(&common.api_url, http.clone(), policy.clone());
-    let job = Job {
+    let flow = Pusher {
         policy,
         client,
         http,
@@ -69,10 +69,11 @@ pub async fn run(
         target,
         progress,
     };
-    job.run().await
+    flow.run().await
 }
 
-struct Job<'a> {
+/// The Cloud Foundry flow of one run (named after `cf push`, whose work it does).
+struct Pusher<'a> {
     policy: api::Policy,
     client: Client,
     http: reqwest::Client,
@@ -81,7 +82,7 @@ struct Job<'a> {
     progress: &'a Progress,
 }
 
-impl Job<'_> {
+impl Pusher<'_> {
     async fn run(&self) -> Result<(), Failure> {
         let existing = self.find().await?;
         if let Some(app) = &existing {

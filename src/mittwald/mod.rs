@@ -67,17 +67,18 @@ pub async fn run(
     let policy = api::Policy::until(deadline, progress.activity().clone())
         .with_credentials(std::sync::Arc::new(token));
     let client = Client::new_with_client(&common.api_url, http, policy.clone());
-    let job = Job {
+    let flow = Installer {
         client,
         common,
         target,
         progress,
         policy,
     };
-    job.run().await
+    flow.run().await
 }
 
-struct Job<'a> {
+/// The mittwald flow of one run: what it reads and writes, and where it reports.
+struct Installer<'a> {
     client: Client,
     common: &'a Common,
     target: &'a Mittwald,
@@ -86,7 +87,7 @@ struct Job<'a> {
     policy: api::Policy,
 }
 
-impl Job<'_> {
+impl Installer<'_> {
     async fn run(&self) -> Result<(), Failure> {
         let app = self.app().await?;
         let versions = self.versions(&app).await?;
