@@ -92,6 +92,67 @@ values! {
     }
 }
 
+values! {
+    /// A mittwald installation's phase. The list has grown before: a phase not listed here
+    /// reads as `None`, "not ready yet".
+    Phase {
+        /// Requested, not started.
+        Pending = "pending",
+        /// Being installed.
+        Installing = "installing",
+        /// Moving to another version.
+        Upgrading = "upgrading",
+        /// Taking changed user inputs.
+        Reconfiguring = "reconfiguring",
+        /// Done.
+        Ready = "ready",
+        /// Switched off: never becomes ready.
+        Disabled = "disabled",
+    }
+}
+
+values! {
+    /// A Cloud Foundry v2 package's state.
+    PackageState {
+        /// Not staged (yet).
+        Pending = "PENDING",
+        /// Staged: a droplet exists.
+        Staged = "STAGED",
+        /// Staging failed.
+        Failed = "FAILED",
+    }
+}
+
+values! {
+    /// A Cloud Foundry instance's state; anything else reads as `None`, not running yet.
+    InstanceState {
+        /// Serving.
+        Running = "RUNNING",
+        /// Starting.
+        Starting = "STARTING",
+        /// Crashed.
+        Crashed = "CRASHED",
+        /// Crashing over and over (v2).
+        Flapping = "FLAPPING",
+        /// Stopped or lost.
+        Down = "DOWN",
+    }
+}
+
+values! {
+    /// A Cloud Foundry v2 job's status.
+    JobStatus {
+        /// Waiting to run.
+        Queued = "queued",
+        /// Running.
+        Running = "running",
+        /// Done.
+        Finished = "finished",
+        /// Failed: see its error details.
+        Failed = "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

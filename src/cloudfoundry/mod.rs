@@ -20,6 +20,7 @@ use crate::{
     config::{AppSettings, AppState, CloudFoundry, Common, ConfigError, ConfigErrors, HealthCheck},
     http,
     outputs::{Progress, Status},
+    values::{InstanceState, JobStatus, PackageState},
     wait::{self, Poll},
 };
 use anyhow::{Context, anyhow};
@@ -394,7 +395,7 @@ impl Pusher<'_> {
         let job = bits::upload(&self.http, &self.policy, &self.common.api_url, guid, zip)
             .await
             .with_context(context)?;
-        if job.status == "finished" {
+        if JobStatus::parse(&job.status) == Some(JobStatus::Finished) {
             return Ok(());
         }
         let what = format!("upload job {}", job.guid);
@@ -402,9 +403,10 @@ impl Pusher<'_> {
             let job = call(self.client.get_job().guid(&job.guid).send())
                 .await
                 .with_context(|| format!("reading upload job {}", job.guid))?;
-            match job.entity.status.as_deref().unwrap_or("unknown") {
-                "finished" => Ok(Poll::Ready(())),
-                "failed" => {
+            let status = job.entity.status.as_deref().unwrap_or("unknown");
+            match JobStatus::parse(status) {
+                Some(JobStatus::Finished) => Ok(Poll::Ready(())),
+                Some(JobStatus::Failed) => {
                     let details = job.entity.error_details.map_or_else(
                         || job.entity.error.clone().unwrap_or_default(),
                         |d| {
@@ -417,7 +419,7 @@ impl Pusher<'_> {
                     );
                     Err(anyhow!("the upload job failed: {}", details.trim()))
                 }
-                other => Ok(Poll::Pending(format!("job {other}"))),
+                _ => Ok(Poll::Pending(format!("job {status}"))),
             }
         })
         .await
@@ -437,9 +439,10 @@ impl Pusher<'_> {
                     .await
                     .with_context(|| format!("reading app {guid}"))?;
                 self.record(&app);
-                match app.entity.package_state.as_deref() {
-                    Some("STAGED") => Ok(Poll::Ready(())),
-                    Some("FAILED") => Err(anyhow!(
+                let state = app.entity.package_state.as_deref();
+                match state.and_then(PackageState::parse) {
+                    Some(PackageState::Staged) => Ok(Poll::Ready(())),
+                    Some(PackageState::Failed) => Err(anyhow!(
                         "staging failed: {}: {}",
                         app.entity
                             .staging_failed_reason
@@ -450,9 +453,9 @@ impl Pusher<'_> {
                             .as_deref()
                             .unwrap_or("no description")
                     )),
-                    other => Ok(Poll::Pending(format!(
+                    _ => Ok(Poll::Pending(format!(
                         "package {}",
-                        other.unwrap_or("unknown")
+                        state.unwrap_or("unknown")
                     ))),
                 }
             },
@@ -488,12 +491,18 @@ impl Pusher<'_> {
                     })
                     .collect();
                 states.sort();
-                if states.iter().any(|(_, s, _)| *s == "RUNNING") {
+                let is = |s: &str, wanted: &[InstanceState]| {
+                    InstanceState::parse(s).is_some_and(|s| wanted.contains(&s))
+                };
+                if states
+                    .iter()
+                    .any(|(_, s, _)| is(s, &[InstanceState::Running]))
+                {
                     return Ok(Poll::Ready(()));
                 }
                 if let Some((index, state, details)) = states
                     .iter()
-                    .find(|(_, s, _)| matches!(*s, "CRASHED" | "FLAPPING"))
+                    .find(|(_, s, _)| is(s, &[InstanceState::Crashed, InstanceState::Flapping]))
                 {
                     return Err(anyhow!(
                         "instance {index} {}{}",

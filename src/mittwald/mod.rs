@@ -24,6 +24,7 @@ use crate::{
     },
     http,
     outputs::{Progress, Status},
+    values::Phase,
     wait::{self, Poll},
 };
 use anyhow::{Context, anyhow};
@@ -566,7 +567,7 @@ impl Installer<'_> {
             if is_ready(&installation) {
                 return Ok(Poll::Ready(installation));
             }
-            if phase == "disabled" || installation.disabled {
+            if known_phase(&installation) == Some(Phase::Disabled) || installation.disabled {
                 return Err(anyhow!(
                     "installation {} is disabled: it will not become ready",
                     display_name(&installation)
@@ -672,14 +673,20 @@ fn is_ready(installation: &AppInstallation) -> bool {
         .app_version
         .as_ref()
         .is_some_and(|v| v.current.as_deref() == Some(v.desired.as_str()));
-    phase(installation) == "ready" && versions_match
+    known_phase(installation) == Some(Phase::Ready) && versions_match
 }
 
+/// The phase as the platform wrote it ("unknown" when it did not), for people.
 fn phase(installation: &AppInstallation) -> &str {
     installation
         .phase
         .as_ref()
         .map_or("unknown", |p| p.0.as_str())
+}
+
+/// The phase, when berth knows it.
+fn known_phase(installation: &AppInstallation) -> Option<Phase> {
+    Phase::parse(phase(installation))
 }
 
 fn display_name(installation: &AppInstallation) -> String {
