@@ -208,14 +208,7 @@ mod tests {
 
     #[test]
     fn the_platform_comes_from_its_own_variable() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
+        use crate::testing::env;
         assert_eq!(
             Platform::from_lookup(env(&[("GITHUB_ACTIONS", "true")])),
             Platform::GitHub

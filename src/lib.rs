@@ -19,6 +19,22 @@ pub mod values;
 pub mod wait;
 
 use config::{Config, ConfigErrors, Target};
+
+/// What the unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A variable lookup over these pairs, standing in for the environment.
+    pub fn env(
+        pairs: &'static [(&'static str, &'static str)],
+    ) -> impl Fn(&str) -> Option<String> + Copy {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+}
 use outputs::Progress;
 
 /// Why a run did not finish; each kind has its own exit code.

@@ -235,14 +235,7 @@ mod tests {
 
     #[test]
     fn the_environment_names_its_secrets() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
+        use crate::testing::env;
         let found = secrets_in_env(env(&[
             ("BERTH_API_TOKEN", "tok-123456"),
             ("BERTH_API_URL", "https://ci%40corp:p%40ss@api.example.com"),

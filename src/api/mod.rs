@@ -251,6 +251,16 @@ pub fn print_warnings(headers: &reqwest::header::HeaderMap) {
     }
 }
 
+/// Prints a dry run's plan, one numbered step a line.
+pub fn print_steps<S: std::fmt::Display>(steps: &[S]) {
+    let list: Vec<String> = steps
+        .iter()
+        .enumerate()
+        .map(|(n, step)| format!("  {}. {step}", n + 1))
+        .collect();
+    crate::ci::info(format_args!("dry run: the plan\n{}", list.join("\n")));
+}
+
 /// Prints a request a dry run would have sent. The caller has replaced secret values (password
 /// inputs, environment values) with `***` in `body` already.
 pub fn print_plan(method: &str, path: &str, body: &serde_json::Value) {

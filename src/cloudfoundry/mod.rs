@@ -225,12 +225,7 @@ impl Pusher<'_> {
             ));
             return;
         }
-        let list: Vec<String> = steps
-            .iter()
-            .enumerate()
-            .map(|(n, step)| format!("  {}. {step}", n + 1))
-            .collect();
-        ci::info(format_args!("dry run: the plan\n{}", list.join("\n")));
+        api::print_steps(steps);
         let guid = current.map_or("{new guid}", |c| c.guid.as_str());
         for step in steps {
             match step {

@@ -202,12 +202,7 @@ impl Installer<'_> {
         if steps.is_empty() {
             return;
         }
-        let list: Vec<String> = steps
-            .iter()
-            .enumerate()
-            .map(|(n, step)| format!("  {}. {step}", n + 1))
-            .collect();
-        ci::info(format_args!("dry run: the plan\n{}", list.join("\n")));
+        api::print_steps(steps);
         let project = &self.target.project_id;
         for step in steps {
             match step {
