@@ -89,7 +89,7 @@ impl Config {
         let vars = env::non_empty(vars);
         let mut p = Problems::default();
         let mut warnings = env::unknown_variables(&vars);
-        let raw = Raw::read(&vars, &mut p);
+        let raw = Raw::read(&vars);
 
         let provider = common::provider(&raw, &mut p);
         let common = common::parse(&raw, provider, &mut p);
