@@ -184,4 +184,31 @@ mod tests {
             assert!(named.contains(&var), "{var} not in {named:?}");
         }
     }
+
+    #[test]
+    fn every_problem_names_a_variable_of_the_table() {
+        // The parts name their variables in text; this keeps those names to the table's (and
+        // the cf CLI's two), so that a message never points at a variable berth does not read.
+        let cf_cli = ["CF_STAGING_TIMEOUT", "CF_STARTUP_TIMEOUT"];
+        let odd = ["x y", "-1", "0", "{", "../..", "maybe", "two\nlines"];
+        let vars_to_try = INPUTS.iter().map(|i| i.var).chain(cf_cli);
+        for var in vars_to_try {
+            for provider in ["mittwald", "cloudfoundry"] {
+                for value in odd {
+                    let mut v = vars(&[("BERTH_PROVIDER", provider)]);
+                    v.push((var.into(), value.into()));
+                    let Err(errs) = Config::from_vars(v) else {
+                        continue;
+                    };
+                    for e in errs.0 {
+                        let row = INPUTS.iter().find(|i| i.var == e.var());
+                        assert!(row.is_some() || cf_cli.contains(&e.var()), "{var}: {e}");
+                        if let ConfigError::Missing { meaning, .. } = e {
+                            assert!(!meaning.is_empty(), "{var}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
