@@ -74,9 +74,7 @@ impl Config {
             Target::CloudFoundry(_) => Provider::CloudFoundry,
         }
     }
-}
 
-impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Config, ConfigErrors> {
         Self::from_vars(env_vars())
