@@ -28,6 +28,7 @@ pub const SECRET_VARS: &[&str] = &[
     "BERTH_API_TOKEN",
     "BERTH_CF_PASSWORD",
     "BERTH_CF_CLIENT_SECRET",
+    "BERTH_DOCKER_PASSWORD",
 ];
 
 /// Every known form of every registered secret, longest first, so that a longer form is

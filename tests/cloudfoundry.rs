@@ -439,6 +439,20 @@ const BAD: &[BadInput] = &[
     ),
     ("BERTH_STACK_GUID", Some("cflinuxfs4"), "BERTH_STACK_GUID"),
     ("BERTH_PATH", Some("/nonexistent/app"), "BERTH_PATH"),
+    // The space one way only; the org and space by name come as a pair.
+    ("BERTH_CF_ORG", Some("my-org"), "BERTH_CF_SPACE"),
+    ("BERTH_CF_SPACE", Some("dev"), "BERTH_CF_ORG"),
+    (
+        "BERTH_BUILDPACK",
+        Some("nodejs_buildpack, go_buildpack"),
+        "BERTH_BUILDPACK",
+    ),
+    (
+        "BERTH_HEALTH_CHECK_HTTP_ENDPOINT",
+        Some("health"),
+        "BERTH_HEALTH_CHECK_HTTP_ENDPOINT",
+    ),
+    ("BERTH_DOCKER_USERNAME", Some("ci"), "BERTH_DOCKER_PASSWORD"),
     ("BERTH_DIEGO", Some("perhaps"), "BERTH_DIEGO"),
     ("CF_STAGING_TIMEOUT", Some("fifteen"), "CF_STAGING_TIMEOUT"),
 ];
@@ -451,6 +465,25 @@ fn bad_cloud_foundry_inputs_exit_2_naming_the_variable_with_no_request() {
     let mut env = cf_env(&sim, "config");
     set(&mut env, "BERTH_COMMAND", &"x".repeat(4097));
     let long = run(&env);
+    // Two ways to name one thing.
+    for (pairs, named) in [
+        (
+            [("BERTH_STACK", "cflinuxfs4"), ("BERTH_STACK_GUID", SPACE)],
+            "BERTH_STACK",
+        ),
+        (
+            [("BERTH_CF_ORG", "org"), ("BERTH_CF_SPACE", "dev")],
+            "BERTH_SPACE_GUID",
+        ),
+    ] {
+        let mut both = cf_env(&sim, "config");
+        for (k, v) in pairs {
+            set(&mut both, k, v);
+        }
+        let run = run(&both);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.out("error").contains(named), "{}", run.stderr);
+    }
     assert_eq!(long.code, 2);
     assert!(long.stderr.contains("BERTH_COMMAND"));
     let dir = tempfile::tempdir().unwrap();

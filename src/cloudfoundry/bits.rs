@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::{
-    io::{Cursor, Write},
+    io::{Seek, SeekFrom},
     path::Path,
 };
 use zip::{ZipWriter, write::SimpleFileOptions};
@@ -24,14 +24,36 @@ struct JobResource {
     entity: Job,
 }
 
-/// The app's bits as a zip archive: the file itself, or the directory zipped with relative
-/// paths and unix permissions (start scripts must stay executable).
-pub fn archive(path: &Path) -> Result<Vec<u8>> {
+/// The app's bits, ready to send: a zip archive in a file (a temporary one, gone when this is
+/// dropped, or the user's own .zip), so that memory stays flat whatever the app's size.
+pub struct Archive {
+    file: std::fs::File,
+    /// Its size in bytes.
+    pub len: u64,
+}
+
+/// The app's bits as a zip archive: the .zip itself, or the directory zipped with relative
+/// paths and unix permissions (start scripts must stay executable), without what `exclude`
+/// (gitignore patterns) or a `.cfignore` in the directory names.
+pub fn archive(path: &Path, exclude: &[String]) -> Result<Archive> {
     if path.is_file() {
-        return std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let len = file.metadata()?.len();
+        return Ok(Archive { file, len });
     }
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let walk = walkdir::WalkDir::new(path).sort_by_file_name().min_depth(1);
+    let ignored = ignored(path, exclude)?;
+    let mut zip = ZipWriter::new(tempfile::tempfile().context("making a temporary file")?);
+    let walk = walkdir::WalkDir::new(path)
+        .sort_by_file_name()
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|entry| {
+            let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
+            !ignored
+                .matched_path_or_any_parents(relative, entry.file_type().is_dir())
+                .is_ignore()
+        });
     for entry in walk {
         let entry = entry.with_context(|| format!("reading {}", path.display()))?;
         let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
@@ -40,14 +62,17 @@ pub fn archive(path: &Path) -> Result<Vec<u8>> {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        let options = SimpleFileOptions::default().unix_permissions(mode(&entry));
+        let options = SimpleFileOptions::default()
+            .unix_permissions(mode(&entry))
+            .large_file(true);
         if entry.file_type().is_dir() {
             zip.add_directory(format!("{name}/"), options)?;
         } else if entry.file_type().is_file() {
             zip.start_file(name, options)?;
-            let bytes = std::fs::read(entry.path())
+            let mut file = std::fs::File::open(entry.path())
                 .with_context(|| format!("reading {}", entry.path().display()))?;
-            zip.write_all(&bytes)?;
+            std::io::copy(&mut file, &mut zip)
+                .with_context(|| format!("reading {}", entry.path().display()))?;
         } else if entry.file_type().is_symlink() {
             // Kept as links (node_modules/.bin is full of them), as `cf push` does.
             let target = std::fs::read_link(entry.path())
@@ -60,10 +85,28 @@ pub fn archive(path: &Path) -> Result<Vec<u8>> {
             ));
         }
     }
-    Ok(zip
-        .finish()
-        .context("writing the zip archive")?
-        .into_inner())
+    let mut file = zip.finish().context("writing the zip archive")?;
+    let len = file.seek(SeekFrom::End(0))?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(Archive { file, len })
+}
+
+/// What is not uploaded: `exclude` (gitignore patterns relative to the directory), and the
+/// patterns of a `.cfignore` in it, as `cf push` reads it.
+fn ignored(dir: &Path, exclude: &[String]) -> Result<ignore::gitignore::Gitignore> {
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
+    for pattern in exclude {
+        builder
+            .add_line(None, pattern)
+            .with_context(|| format!("BERTH_EXCLUDE pattern {pattern:?}"))?;
+    }
+    let cfignore = dir.join(".cfignore");
+    if cfignore.is_file()
+        && let Some(e) = builder.add(&cfignore)
+    {
+        return Err(anyhow::Error::new(e).context(format!("reading {}", cfignore.display())));
+    }
+    Ok(builder.build()?)
 }
 
 #[cfg(unix)]
@@ -83,23 +126,27 @@ fn mode(entry: &walkdir::DirEntry) -> u32 {
     }
 }
 
-/// Sends the archive; answers the job to follow.
+/// Sends the archive, streamed from its file; answers the job to follow.
 pub async fn upload(
     http: &reqwest::Client,
     policy: &crate::api::Policy,
     api_url: &str,
     guid: &str,
-    zip: Vec<u8>,
+    archive: Archive,
 ) -> Result<Job> {
     let url = format!("{api_url}/v2/apps/{guid}/bits?async=true");
-    let application = reqwest::multipart::Part::bytes(zip)
-        .file_name("application.zip")
-        .mime_str("application/zip")?;
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(archive.file));
+    let application = reqwest::multipart::Part::stream_with_length(
+        reqwest::Body::wrap_stream(stream),
+        archive.len,
+    )
+    .file_name("application.zip")
+    .mime_str("application/zip")?;
     // No resource matching: `resources` lists none of the files as already known.
     let form = reqwest::multipart::Form::new()
         .text("resources", "[]")
         .part("application", application);
-    // A multipart body cannot be replayed, so this request is sent once, and a large archive on
+    // A streamed body cannot be replayed, so this request is sent once, and a large archive on
     // a slow link may take the rest of the run's time rather than the usual per-request limit.
     let time_left = policy
         .deadline
@@ -118,21 +165,53 @@ pub async fn upload(
 mod tests {
     use super::*;
 
+    fn names(archive: Archive) -> Vec<String> {
+        let zip = zip::ZipArchive::new(archive.file).unwrap();
+        let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn a_directory_is_zipped_with_relative_paths() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("lib")).unwrap();
         std::fs::write(dir.path().join("server.js"), "console.log(1)").unwrap();
         std::fs::write(dir.path().join("lib/a.js"), "x").unwrap();
-        let bytes = archive(dir.path()).unwrap();
-        let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-        let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
-        names.sort();
-        assert_eq!(names, ["lib/", "lib/a.js", "server.js"]);
+        let archive = archive(dir.path(), &[]).unwrap();
+        assert_eq!(archive.len, archive.file.metadata().unwrap().len());
+        let mut zip = zip::ZipArchive::new(archive.file).unwrap();
         let mut content = String::new();
         std::io::Read::read_to_string(&mut zip.by_name("server.js").unwrap(), &mut content)
             .unwrap();
         assert_eq!(content, "console.log(1)");
+        let dir_archive = super::archive(dir.path(), &[]).unwrap();
+        assert_eq!(names(dir_archive), ["lib/", "lib/a.js", "server.js"]);
+    }
+
+    #[test]
+    fn excluded_paths_and_the_cfignore_s_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in [".git", "node_modules/x", "src", "logs"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        for f in [
+            ".git/HEAD",
+            "node_modules/x/i.js",
+            "src/a.js",
+            "src/a.test.js",
+            "logs/today.log",
+            "server.js",
+        ] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        std::fs::write(dir.path().join(".cfignore"), "logs/\n*.test.js\n").unwrap();
+        let archive = archive(dir.path(), &[".git".into(), "node_modules".into()]).unwrap();
+        assert_eq!(
+            names(archive),
+            [".cfignore", "server.js", "src/", "src/a.js"],
+            "the default .git, the given node_modules, and the .cfignore's patterns"
+        );
     }
 
     #[cfg(unix)]
@@ -141,7 +220,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("cli.js"), "x").unwrap();
         std::os::unix::fs::symlink("cli.js", dir.path().join("cli")).unwrap();
-        let mut zip = zip::ZipArchive::new(Cursor::new(archive(dir.path()).unwrap())).unwrap();
+        let mut zip = zip::ZipArchive::new(archive(dir.path(), &[]).unwrap().file).unwrap();
         let link = zip.by_name("cli").unwrap();
         assert!(link.is_symlink(), "stored as a link");
     }

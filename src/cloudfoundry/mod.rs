@@ -5,6 +5,7 @@
 mod auth;
 mod bits;
 pub mod plan;
+mod resolve;
 
 use crate::{
     Failure,
@@ -62,12 +63,19 @@ pub async fn run(
     let policy = policy.with_credentials(std::sync::Arc::new(token));
     let http = plain;
     let client = Client::new_with_client(&common.api_url, http.clone(), policy.clone());
+    // Names the user gave are looked up with reads only: an unknown one is exit 2.
+    let space_guid = resolve::space(&client, &target.space).await?;
+    let mut target = target.clone();
+    if let Some(stack) = target.settings.stack.take() {
+        target.settings.stack_guid = Some(resolve::stack(&client, &stack).await?);
+    }
     let flow = Pusher {
         policy,
         client,
         http,
         common,
-        target,
+        target: &target,
+        space_guid,
         progress,
     };
     flow.run().await
@@ -80,6 +88,8 @@ struct Pusher<'a> {
     http: reqwest::Client,
     common: &'a Common,
     target: &'a CloudFoundry,
+    /// The space's guid, given or looked up by name.
+    space_guid: String,
     progress: &'a Progress,
 }
 
@@ -133,7 +143,7 @@ impl Pusher<'_> {
                     "app {:?} ({}) exists already in space {} and BERTH_ON_EXISTING is fail",
                     self.target.name,
                     current.map_or("?", |c| c.guid.as_str()),
-                    self.target.space_guid
+                    self.space_guid
                 )
                 .into(),
                 // The platform would refuse the start (CF-AppPackageInvalid) and leave a
@@ -262,7 +272,7 @@ impl Pusher<'_> {
     /// app of a space the user did not name must never be changed. Pages are followed by their
     /// `next_url` until the app turns up or the list ends.
     async fn find(&self) -> Result<Option<AppResource>, Failure> {
-        let (name, space) = (&self.target.name, &self.target.space_guid);
+        let (name, space) = (&self.target.name, &self.space_guid);
         let q = vec![format!("name:{name}"), format!("space_guid:{space}")];
         let context = || format!("looking for app {name:?} in space {space}");
         let mut page: Option<NonZeroU64> = None;
@@ -312,13 +322,13 @@ impl Pusher<'_> {
                 .entity
                 .space_guid
                 .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case(&self.target.space_guid))
+                .is_some_and(|s| s.eq_ignore_ascii_case(&self.space_guid))
     }
 
     fn create_body(&self, s: &AppSettings) -> AppCreate {
         AppCreate {
             name: self.target.name.clone(),
-            space_guid: self.target.space_guid.clone(),
+            space_guid: self.space_guid.clone(),
             memory: s.memory,
             instances: s.instances,
             disk_quota: s.disk_quota,
@@ -326,13 +336,18 @@ impl Pusher<'_> {
             // Created stopped: bits go up and the start comes after.
             state: Some(AppState::Stopped.as_str().into()),
             command: s.command.clone(),
-            buildpack: s.buildpack.clone(),
+            buildpack: one_buildpack(s),
             health_check_type: s.health_check_type.map(|h| h.as_str().into()),
             health_check_timeout: s.health_check_timeout,
-            health_check_http_endpoint: None,
+            health_check_http_endpoint: s.health_check_http_endpoint.clone(),
             diego: s.diego,
             docker_image: s.docker_image.clone(),
-            docker_credentials: None,
+            docker_credentials: self.target.docker_credentials.as_ref().map(|c| {
+                serde_json::Map::from_iter([
+                    ("username".to_string(), c.username.clone().into()),
+                    ("password".to_string(), c.password.expose().into()),
+                ])
+            }),
             environment_json: s.environment.clone(),
             enable_ssh: s.enable_ssh,
             console: s.console,
@@ -346,7 +361,7 @@ impl Pusher<'_> {
     /// it is looked up, and a `CF-AppNameTaken` answer means another run was faster.
     async fn create(&self, settings: &AppSettings) -> Result<Created<AppResource>, Failure> {
         let body = self.create_body(settings);
-        let (name, space) = (&self.target.name, &self.target.space_guid);
+        let (name, space) = (&self.target.name, &self.space_guid);
         ci::info(format_args!("creating app {name:?} in space {space}"));
         // In flight until its guid is in the outputs: a signal meanwhile waits for the answer.
         let _write = self.progress.writing();
@@ -379,14 +394,21 @@ impl Pusher<'_> {
     }
 
     async fn upload(&self, guid: &str, path: &std::path::Path) -> Result<(), Failure> {
-        let zip = bits::archive(path)
+        let zip = bits::archive(path, &self.target.exclude)
             .with_context(|| format!("packing BERTH_PATH {}", path.display()))?;
+        let size = zip.len;
         ci::info(format_args!(
             "uploading {} ({} KiB)",
             path.display(),
-            zip.len().div_ceil(1024)
+            size.div_ceil(1024)
         ));
-        let context = || format!("uploading the bits of app {:?}", self.target.name);
+        let context = || {
+            format!(
+                "uploading the bits of app {:?} ({:.1} MB)",
+                self.target.name,
+                size as f64 / 1e6
+            )
+        };
         let job = bits::upload(&self.http, &self.policy, &self.common.api_url, guid, zip)
             .await
             .with_context(context)?;
@@ -547,10 +569,12 @@ fn as_current(app: &AppResource) -> Current {
             instances: e.instances,
             disk_quota: e.disk_quota,
             stack_guid: e.stack_guid.clone(),
+            stack: None,
             command: e.command.clone(),
-            buildpack: e.buildpack.clone(),
+            buildpacks: e.buildpack.clone().map(|b| vec![b]),
             health_check_type: e.health_check_type.as_deref().and_then(HealthCheck::parse),
             health_check_timeout: e.health_check_timeout,
+            health_check_http_endpoint: e.health_check_http_endpoint.clone(),
             docker_image: e.docker_image.clone(),
             environment: e.environment_json.clone(),
             diego: e.diego,
@@ -561,6 +585,11 @@ fn as_current(app: &AppResource) -> Current {
     }
 }
 
+/// v2 takes one buildpack (the configuration refuses several).
+fn one_buildpack(s: &AppSettings) -> Option<String> {
+    s.buildpacks.as_ref().and_then(|b| b.first().cloned())
+}
+
 /// The v2 body that changes these settings (and stops the app when `stop`).
 fn update_body(changes: &AppSettings, stop: bool) -> AppUpdate {
     AppUpdate {
@@ -569,9 +598,10 @@ fn update_body(changes: &AppSettings, stop: bool) -> AppUpdate {
         disk_quota: changes.disk_quota,
         stack_guid: changes.stack_guid.clone(),
         command: changes.command.clone(),
-        buildpack: changes.buildpack.clone(),
+        buildpack: one_buildpack(changes),
         health_check_type: changes.health_check_type.map(|h| h.as_str().into()),
         health_check_timeout: changes.health_check_timeout,
+        health_check_http_endpoint: changes.health_check_http_endpoint.clone(),
         docker_image: changes.docker_image.clone(),
         environment_json: changes.environment.clone(),
         diego: changes.diego,

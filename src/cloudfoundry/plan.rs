@@ -180,9 +180,10 @@ pub fn changes(given: &AppSettings, current: &AppSettings) -> (AppSettings, Vec<
         disk_quota,
         stack_guid,
         command,
-        buildpack,
+        buildpacks,
         health_check_type,
         health_check_timeout,
+        health_check_http_endpoint,
         docker_image,
         environment,
         diego,
@@ -206,11 +207,13 @@ mod tests {
     fn target(f: impl FnOnce(&mut CloudFoundry)) -> CloudFoundry {
         let mut t = CloudFoundry {
             auth: CfAuth::Token(Secret::new("t")),
-            space_guid: "s".into(),
+            space: crate::config::SpaceRef::Guid("s".into()),
             name: "app".into(),
             settings: AppSettings::default(),
             state: None,
             path: None,
+            exclude: Vec::new(),
+            docker_credentials: None,
             staging_timeout: None,
             startup_timeout: None,
         };

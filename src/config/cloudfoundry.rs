@@ -44,14 +44,18 @@ pub struct AppSettings {
     pub disk_quota: Option<i64>,
     /// `BERTH_STACK_GUID`.
     pub stack_guid: Option<String>,
+    /// `BERTH_STACK`: the stack by name (v3 names stacks; v2 looks the guid up).
+    pub stack: Option<String>,
     /// `BERTH_COMMAND`.
     pub command: Option<String>,
-    /// `BERTH_BUILDPACK`.
-    pub buildpack: Option<String>,
+    /// `BERTH_BUILDPACK`: one, or on v3 several in order.
+    pub buildpacks: Option<Vec<String>>,
     /// `BERTH_HEALTH_CHECK_TYPE`.
     pub health_check_type: Option<HealthCheck>,
     /// `BERTH_HEALTH_CHECK_TIMEOUT`, in seconds.
     pub health_check_timeout: Option<i64>,
+    /// `BERTH_HEALTH_CHECK_HTTP_ENDPOINT`.
+    pub health_check_http_endpoint: Option<String>,
     /// `BERTH_DOCKER_IMAGE`.
     pub docker_image: Option<String>,
     /// `BERTH_ENVIRONMENT`.
@@ -66,13 +70,36 @@ pub struct AppSettings {
     pub debug: Option<bool>,
 }
 
+/// The space: by guid, or by org and space name (looked up with reads only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpaceRef {
+    /// `BERTH_SPACE_GUID`.
+    Guid(String),
+    /// `BERTH_CF_ORG` + `BERTH_CF_SPACE`.
+    Named {
+        /// The org's name.
+        org: String,
+        /// The space's name in that org.
+        space: String,
+    },
+}
+
+/// `BERTH_DOCKER_USERNAME` + `BERTH_DOCKER_PASSWORD`: a private registry's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerCredentials {
+    /// The user.
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+}
+
 /// The Cloud Foundry part of the configuration.
 #[derive(Debug, Clone)]
 pub struct CloudFoundry {
     /// How to get a token.
     pub auth: CfAuth,
-    /// `BERTH_SPACE_GUID`.
-    pub space_guid: String,
+    /// The space the app lives in.
+    pub space: SpaceRef,
     /// `BERTH_NAME`.
     pub name: String,
     /// The app's settings.
@@ -81,6 +108,10 @@ pub struct CloudFoundry {
     pub state: Option<AppState>,
     /// `BERTH_PATH`: a directory or .zip to upload as the app's bits.
     pub path: Option<PathBuf>,
+    /// `BERTH_EXCLUDE`: gitignore patterns of what not to upload (default `.git`).
+    pub exclude: Vec<String>,
+    /// `BERTH_DOCKER_USERNAME` + `BERTH_DOCKER_PASSWORD`.
+    pub docker_credentials: Option<DockerCredentials>,
     /// How long staging may take: `CF_STAGING_TIMEOUT` (minutes) when `BERTH_WAIT_TIMEOUT` is
     /// not set and it is; `None`: the run's deadline alone.
     pub staging_timeout: Option<Duration>,
@@ -95,14 +126,7 @@ pub(super) fn parse(
 ) -> Option<CloudFoundry> {
     let auth = auth(&raw, p);
 
-    let space_guid = p
-        .required("BERTH_SPACE_GUID", raw.space_guid)
-        .map(|s| s.trim().to_ascii_lowercase());
-    if let Some(guid) = &space_guid
-        && !is_uuid(guid)
-    {
-        p.invalid("BERTH_SPACE_GUID", format!("{guid:?} is not a GUID"));
-    }
+    let space = space(&raw, p);
     let name = p
         .required("BERTH_NAME", raw.name)
         .map(|n| n.trim().to_string());
@@ -142,7 +166,15 @@ pub(super) fn parse(
                 );
             }
         }),
-        buildpack: raw.buildpack.map(|b| b.trim().to_string()),
+        stack: raw.stack.map(|s| s.trim().to_string()),
+        buildpacks: raw.buildpack.map(|b| {
+            b.split(',')
+                .map(str::trim)
+                .filter(|b| !b.is_empty())
+                .map(str::to_string)
+                .collect()
+        }),
+        health_check_http_endpoint: raw.health_check_http_endpoint.map(|e| e.trim().to_string()),
         health_check_type: raw.health_check_type.and_then(|t| {
             let parsed = HealthCheck::parse(&t);
             if parsed.is_none() {
@@ -225,13 +257,62 @@ pub(super) fn parse(
                 format!("{image:?} and BERTH_PATH exclude each other: a Docker app has no bits to upload"),
             );
         }
-        if settings.buildpack.is_some() {
+        if settings.buildpacks.is_some() {
             p.invalid(
                 "BERTH_DOCKER_IMAGE",
                 "and BERTH_BUILDPACK exclude each other: a Docker app is not built by a buildpack",
             );
         }
     }
+
+    if settings.stack.is_some() && settings.stack_guid.is_some() {
+        p.invalid(
+            "BERTH_STACK",
+            "and BERTH_STACK_GUID exclude each other: name the stack one way",
+        );
+    }
+    if let Some(endpoint) = &settings.health_check_http_endpoint {
+        if !endpoint.starts_with('/') {
+            p.invalid(
+                "BERTH_HEALTH_CHECK_HTTP_ENDPOINT",
+                format!("{endpoint:?} must be a path starting with /"),
+            );
+        }
+        if settings
+            .health_check_type
+            .is_some_and(|t| t != HealthCheck::Http)
+        {
+            p.invalid(
+                "BERTH_HEALTH_CHECK_HTTP_ENDPOINT",
+                "applies to BERTH_HEALTH_CHECK_TYPE=http only",
+            );
+        }
+    }
+    if settings.buildpacks.as_ref().is_some_and(|b| b.len() > 1) {
+        p.invalid(
+            "BERTH_BUILDPACK",
+            "lists several buildpacks, which only Cloud Controller v3 takes; berth speaks v2",
+        );
+    }
+    let docker_credentials = pair(
+        p,
+        ("BERTH_DOCKER_USERNAME", &raw.docker_username),
+        ("BERTH_DOCKER_PASSWORD", &raw.docker_password),
+    )
+    .map(|(username, password)| DockerCredentials {
+        username,
+        password: Secret::new(password),
+    });
+    if docker_credentials.is_some() && settings.docker_image.is_none() {
+        p.invalid(
+            "BERTH_DOCKER_USERNAME",
+            "registry credentials need BERTH_DOCKER_IMAGE",
+        );
+    }
+    let exclude = raw
+        .exclude
+        .as_deref()
+        .map_or_else(|| vec![".git".to_string()], patterns);
 
     // The cf CLI's variables count only where berth's own deadline is not set.
     let minutes = |var: &'static str, p: &mut Problems| -> Option<Duration> {
@@ -259,14 +340,64 @@ pub(super) fn parse(
 
     Some(CloudFoundry {
         auth: auth?,
-        space_guid: space_guid?,
+        space: space?,
         name: name?,
         settings,
         state,
         path,
+        exclude,
+        docker_credentials,
         staging_timeout,
         startup_timeout,
     })
+}
+
+/// `BERTH_SPACE_GUID`, or `BERTH_CF_ORG` + `BERTH_CF_SPACE`: exactly one way.
+fn space(raw: &Raw, p: &mut Problems) -> Option<SpaceRef> {
+    let guid = raw
+        .space_guid
+        .as_deref()
+        .map(|s| s.trim().to_ascii_lowercase());
+    if let Some(guid) = &guid
+        && !is_uuid(guid)
+    {
+        p.invalid("BERTH_SPACE_GUID", format!("{guid:?} is not a GUID"));
+        return None;
+    }
+    let named = pair(
+        p,
+        ("BERTH_CF_ORG", &raw.cf_org),
+        ("BERTH_CF_SPACE", &raw.cf_space),
+    );
+    match (guid, named) {
+        (Some(guid), None) => Some(SpaceRef::Guid(guid)),
+        (None, Some((org, space))) => Some(SpaceRef::Named { org, space }),
+        (Some(_), Some(_)) => {
+            p.invalid(
+                "BERTH_SPACE_GUID",
+                "and BERTH_CF_ORG + BERTH_CF_SPACE exclude each other: name the space one way",
+            );
+            None
+        }
+        (None, None) => {
+            if raw.cf_org.is_none() && raw.cf_space.is_none() {
+                p.invalid(
+                    "BERTH_SPACE_GUID",
+                    "is required (or BERTH_CF_ORG + BERTH_CF_SPACE, the space by name)",
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Patterns one a line or comma-separated, trimmed, empty ones dropped.
+fn patterns(text: &str) -> Vec<String> {
+    text.split(['\n', ','])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn auth(raw: &Raw, p: &mut Problems) -> Option<CfAuth> {

@@ -83,24 +83,31 @@ inputs! {
         cf_password "BERTH_CF_PASSWORD" "(none)" "UAA password grant: password";
         cf_client_id "BERTH_CF_CLIENT_ID" "(none)" "UAA client-credentials grant: client id (with BERTH_CF_CLIENT_SECRET)";
         cf_client_secret "BERTH_CF_CLIENT_SECRET" "(none)" "UAA client-credentials grant: client secret";
-        space_guid "BERTH_SPACE_GUID" "(required)" "space";
+        space_guid "BERTH_SPACE_GUID" "(required unless BERTH_CF_ORG + BERTH_CF_SPACE)" "space";
+        cf_org "BERTH_CF_ORG" "(none)" "org by name, with BERTH_CF_SPACE, instead of BERTH_SPACE_GUID";
+        cf_space "BERTH_CF_SPACE" "(none)" "space by name, with BERTH_CF_ORG";
         name "BERTH_NAME" "(required)" "app name; with the space it identifies the app on later runs";
         memory "BERTH_MEMORY" "platform default" "MB, or with unit: 512M, 1G";
         instances "BERTH_INSTANCES" "platform default" "number of instances";
         disk_quota "BERTH_DISK_QUOTA" "platform default" "MB, or with unit";
-        stack_guid "BERTH_STACK_GUID" "platform default" "stack";
+        stack "BERTH_STACK" "platform default" "stack by name (cflinuxfs4)";
+        stack_guid "BERTH_STACK_GUID" "platform default" "stack by guid (instead of BERTH_STACK)";
         state "BERTH_STATE" "STOPPED" "`STOPPED` or `STARTED`";
         command "BERTH_COMMAND" "(none)" "start command (at most 4096 characters)";
-        buildpack "BERTH_BUILDPACK" "autodetect" "buildpack name or git URL";
+        buildpack "BERTH_BUILDPACK" "autodetect" "buildpack name or git URL; on v3 several, separated by commas";
         health_check_type "BERTH_HEALTH_CHECK_TYPE" "port" "`port`, `process`, `http`, `none`";
         health_check_timeout "BERTH_HEALTH_CHECK_TIMEOUT" "platform default" "seconds";
+        health_check_http_endpoint "BERTH_HEALTH_CHECK_HTTP_ENDPOINT" "(none)" "path for BERTH_HEALTH_CHECK_TYPE=http";
         docker_image "BERTH_DOCKER_IMAGE" "(none)" "Docker image to run";
+        docker_username "BERTH_DOCKER_USERNAME" "(none)" "user of a private registry for BERTH_DOCKER_IMAGE (with BERTH_DOCKER_PASSWORD)";
+        docker_password "BERTH_DOCKER_PASSWORD" "(none)" "password of that registry (a secret)";
         environment "BERTH_ENVIRONMENT" "(none)" "app environment: a JSON object, or KEY=VALUE one a line";
         diego "BERTH_DIEGO" "platform default" "boolean of the create-app API";
         enable_ssh "BERTH_ENABLE_SSH" "platform default" "boolean of the create-app API";
         console "BERTH_CONSOLE" "platform default" "boolean of the create-app API";
         debug "BERTH_DEBUG" "platform default" "boolean of the create-app API";
         path "BERTH_PATH" "(none)" "a directory or .zip to upload as the app's bits before starting";
+        exclude "BERTH_EXCLUDE" ".git" "paths not to upload, gitignore patterns relative to BERTH_PATH, one a line or comma-separated (replaces the default; a .cfignore in BERTH_PATH counts too)";
     }
 }
 

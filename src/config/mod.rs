@@ -20,7 +20,7 @@ mod problems;
 pub use crate::outputs::Sinks;
 pub use crate::redact::Secret;
 pub use crate::values::{AppState, HealthCheck, Provider, UpdatePolicy};
-pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundry};
+pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundry, DockerCredentials, SpaceRef};
 pub use common::{Common, MAX_WAIT_TIMEOUT, OnExisting};
 pub use env::env_vars;
 pub use inputs::{INPUTS, Input};
