@@ -1,13 +1,16 @@
 //! Behaviour of the simulated Cloud Foundry (Cloud Controller v2 under `/cf`, UAA under `/uaa`)
 //! over real HTTP on loopback.
 
+mod support;
+
 use std::time::Duration;
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::cloudfoundry::*;
-use super::*;
+use berth_sim::cloudfoundry::*;
+use berth_sim::*;
+use support::serve_for_test;
 
 const SPACE: &str = "be1f9c1d-e629-488e-a560-a35b545f0ad7";
 const OTHER_SPACE: &str = "55821877-4e20-4af4-b0e5-9d376964b027";

@@ -1,14 +1,15 @@
-//! The built-in platform simulator behind `berth sim`, `berth demo` and the tests.
+//! The platform simulator behind `berth sim`, `berth demo` and the tests.
 //!
 //! One HTTP/1 server answers the platforms' routes (mittwald mStudio API v2 at the root, see
 //! [`mittwald`]; Cloud Foundry's Cloud Controller v2 under `/cf` and its UAA under `/uaa`, see
-//! [`cloudfoundry`]) and a control API under `/__sim/`. This module owns what every simulated
+//! [`cloudfoundry`]) and a control API under `/__sim/`. This crate owns what every simulated
 //! platform shares: the server, the request recorder, injected faults, rate limiting and the
-//! control API; each platform lives in its own file and only turns a [`Request`] into a
-//! [`Reply`].
+//! control API; each platform lives in its own module and only turns a `Request` into a
+//! `Reply`.
 //!
 //! The simulator shares no code with berth's own provider flows on purpose: a shared
-//! misunderstanding of the platform would otherwise pass every test.
+//! misunderstanding of the platform would otherwise pass every test. That is why it is a crate
+//! of its own that depends on nothing of berth: the compiler keeps the rule.
 //!
 //! Injected [`Fault`]s stand for what lies between a client and the platform: a busy gateway
 //! (a status, `Retry-After`), a slow network (`delay_ms`), a connection lost after the platform
@@ -19,22 +20,6 @@
 pub mod cloudfoundry;
 pub mod mittwald;
 mod tls;
-
-/// What the simulator's own tests share: a simulator on a free loopback port.
-#[cfg(test)]
-async fn serve_for_test(options: SimOptions) -> SimHandle {
-    // reqwest is built without a default TLS provider; plain HTTP still wants one installed.
-    crate::http::install_crypto_provider();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    serve(listener, options).await.unwrap()
-}
-
-#[cfg(test)]
-mod cf_tests;
-#[cfg(test)]
-mod fault_tests;
-#[cfg(test)]
-mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
