@@ -1969,46 +1969,14 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// The file names in a zip archive's central directory (directories left out), or why it is
 /// not a zip archive.
 fn zip_entries(data: &[u8]) -> Result<Vec<String>, String> {
-    const LOCAL: &[u8] = b"PK\x03\x04";
-    const END: &[u8] = b"PK\x05\x06";
-    const CENTRAL: &[u8] = b"PK\x01\x02";
-    if !data.starts_with(LOCAL) && !data.starts_with(END) {
-        return Err("not a zip archive (no PK signature)".to_owned());
-    }
-    let u16_at = |at: usize| -> Option<usize> {
-        let bytes = data.get(at..at + 2)?;
-        Some(usize::from(u16::from_le_bytes([bytes[0], bytes[1]])))
-    };
-    let u32_at = |at: usize| -> Option<usize> {
-        let bytes = data.get(at..at + 4)?;
-        usize::try_from(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])).ok()
-    };
-    let missing_end = || "End-of-central-directory signature not found".to_owned();
-    let last = data.len().checked_sub(22).ok_or_else(missing_end)?;
-    let first = last.saturating_sub(65535);
-    let end = (first..=last)
-        .rev()
-        .find(|&at| data[at..].starts_with(END))
-        .ok_or_else(missing_end)?;
-    let truncated = || "central directory is truncated".to_owned();
-    let count = u16_at(end + 10).ok_or_else(truncated)?;
-    let mut at = u32_at(end + 16).ok_or_else(truncated)?;
-    let mut files = Vec::with_capacity(count);
-    for _ in 0..count {
-        if !data.get(at..).is_some_and(|rest| rest.starts_with(CENTRAL)) {
-            return Err(truncated());
-        }
-        let name_len = u16_at(at + 28).ok_or_else(truncated)?;
-        let extra_len = u16_at(at + 30).ok_or_else(truncated)?;
-        let comment_len = u16_at(at + 32).ok_or_else(truncated)?;
-        let name = data
-            .get(at + 46..at + 46 + name_len)
-            .ok_or_else(truncated)?;
-        let name = String::from_utf8_lossy(name).into_owned();
+    let archive =
+        zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(|error| error.to_string())?;
+    let mut files = Vec::with_capacity(archive.len());
+    for name in archive.file_names() {
+        let name = name.map_err(|error| error.to_string())?;
         if !name.ends_with('/') {
-            files.push(name);
+            files.push(name.into_owned());
         }
-        at += 46 + name_len + extra_len + comment_len;
     }
     Ok(files)
 }
