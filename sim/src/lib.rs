@@ -700,6 +700,10 @@ impl State {
 }
 
 /// SplitMix64: tiny, fast and plenty for deciding which requests a fault hits.
+///
+/// Not fastrand, unlike the simulator's other random draws: which requests a seed faults is part
+/// of the simulator's behaviour (tests and scripts pick their seed for it), and another generator
+/// would fault other requests for the same seed.
 struct SplitMix64(u64);
 
 impl SplitMix64 {

@@ -1404,19 +1404,12 @@ fn derive_installation_path(description: &str) -> String {
     format!("/{slug}-{}", random_alnum(5))
 }
 
+/// `len` random lower-case letters and digits, the alphabet of the platform's short ids.
 fn random_alnum(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        // A v4 UUID is 122 random bits: enough entropy without another dependency.
-        for byte in uuid::Uuid::new_v4().into_bytes() {
-            if out.len() == len {
-                break;
-            }
-            out.push(ALPHABET[usize::from(byte) % ALPHABET.len()] as char);
-        }
-    }
-    out
+    (0..len)
+        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
+        .collect()
 }
 
 fn now_rfc3339() -> String {
