@@ -16,6 +16,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::{Reply, Request, SimOptions};
@@ -220,33 +221,33 @@ pub(crate) fn encode_warnings(text: &str) -> String {
         .join(",")
 }
 
+/// What [`form_encode`] leaves as it is: letters, digits and `*-._~`.
+const FORM_KEEPS: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What [`query_encode`] leaves as it is: letters, digits and `-._~:`.
+const QUERY_KEEPS: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
+
 /// Ruby's `CGI.escape`: unreserved characters stay, a space becomes `+`, the rest `%XX`.
 fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(byte as char);
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
+    text.split(' ')
+        .map(|words| utf8_percent_encode(words, FORM_KEEPS).to_string())
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 /// Percent-encodes a query value for `next_url`, keeping `:` readable as the platform does.
 fn query_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
-                out.push(byte as char);
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(text, QUERY_KEEPS).to_string()
 }
 
 fn rfc3339(time: SystemTime) -> String {
@@ -1992,6 +1993,12 @@ mod unit {
             "Warning%3A+Warning+message+may+go+here."
         );
         assert_eq!(encode_warnings("a, b\nc"), "a%2C+b,c");
+        assert_eq!(encode_warnings("ü  ~*/"), "%C3%BC++~*%2F");
+    }
+
+    #[test]
+    fn page_links_keep_colons_readable() {
+        assert_eq!(query_encode("name:web app/ü"), "name:web%20app%2F%C3%BC");
     }
 
     #[test]

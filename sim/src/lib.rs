@@ -1419,7 +1419,11 @@ impl Request {
             segments: path
                 .split('/')
                 .filter(|segment| !segment.is_empty())
-                .map(|segment| percent_decode(segment, false))
+                .map(|segment| {
+                    percent_encoding::percent_decode_str(segment)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
                 .collect(),
             query: parse_query(&raw_query),
             path,
@@ -1430,47 +1434,12 @@ impl Request {
     }
 }
 
+/// Percent-decoded `(key, value)` pairs of a query string or form body (`+` is a space),
+/// repeats kept; malformed escapes stay as they are.
 fn parse_query(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key, true), percent_decode(value, true))
-        })
+    form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
         .collect()
-}
-
-/// Decodes `%XX` escapes (and `+` as space in queries); malformed escapes stay as they are.
-fn percent_decode(input: &str, plus_is_space: bool) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
