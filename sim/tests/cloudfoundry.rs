@@ -337,6 +337,10 @@ async fn uaa_client_credentials_grant_takes_the_client_in_the_form_or_a_basic_he
         )
         .await;
     assert_eq!(basic.status(), StatusCode::OK);
+    let malformed = sim
+        .token(&[("grant_type", "client_credentials")], Some("not base64!"))
+        .await;
+    assert_eq!(malformed.status(), StatusCode::UNAUTHORIZED);
 
     let wrong = sim
         .token(
