@@ -1078,20 +1078,16 @@ impl CloudFoundry {
         if self.apps[index].docker_image.is_some() {
             return UNPROCESSABLE_ENTITY.reply("cannot upload bits to a docker app");
         }
-        let parts = request
-            .header("content-type")
-            .and_then(|content_type| parse_multipart(content_type, &request.body))
-            .unwrap_or_default();
-        let part = |name: &str| parts.iter().find(|part| part.name == name);
+        let part = |name: &str| request.parts.iter().find(|part| part.name == name);
         let Some(resources) = part("resources") else {
             return APP_BITS_UPLOAD_INVALID.reply("missing :resources");
         };
-        let Ok(Value::Array(resources)) = serde_json::from_slice::<Value>(resources.body) else {
+        let Ok(Value::Array(resources)) = serde_json::from_slice::<Value>(&resources.body) else {
             return APP_BITS_UPLOAD_INVALID.reply("invalid :resources");
         };
         let outcome =
             match part("application") {
-                Some(application) => match zip_entries(application.body) {
+                Some(application) => match zip_entries(&application.body) {
                     Ok(files) => Ok(Bits {
                         bytes: application.body.len(),
                         files,
@@ -1114,7 +1110,7 @@ impl CloudFoundry {
                 None => return APP_BITS_UPLOAD_INVALID.reply("missing :application"),
             };
         let asynchronous = request.query_param("async") == Some("true")
-            || part("async").is_some_and(|part| part.body == b"true");
+            || part("async").is_some_and(|part| part.body.as_ref() == b"true");
         if !asynchronous {
             return match outcome {
                 Ok(bits) => {
@@ -1878,73 +1874,6 @@ impl Changes {
     }
 }
 
-/// One part of a `multipart/form-data` body.
-struct Part<'a> {
-    name: String,
-    body: &'a [u8],
-}
-
-/// Splits a `multipart/form-data` body; `None` when it is not one.
-fn parse_multipart<'a>(content_type: &str, body: &'a [u8]) -> Option<Vec<Part<'a>>> {
-    let mut params = content_type.split(';');
-    if !params
-        .next()?
-        .trim()
-        .eq_ignore_ascii_case("multipart/form-data")
-    {
-        return None;
-    }
-    let boundary = params.find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| value.trim().trim_matches('"').to_owned())
-    })?;
-    if boundary.is_empty() {
-        return None;
-    }
-    let delimiter = format!("--{boundary}").into_bytes();
-    let next_delimiter = format!("\r\n--{boundary}").into_bytes();
-    let mut position = find(body, &delimiter, 0)? + delimiter.len();
-    let mut parts = Vec::new();
-    loop {
-        let rest = body.get(position..)?;
-        if rest.starts_with(b"--") {
-            return Some(parts);
-        }
-        let headers_start = position + find(rest, b"\r\n", 0)? + 2;
-        let headers_end = find(body, b"\r\n\r\n", headers_start)?;
-        let headers = String::from_utf8_lossy(&body[headers_start..headers_end]);
-        let content_start = headers_end + 4;
-        let content_end = find(body, &next_delimiter, content_start)?;
-        let name = headers.split("\r\n").find_map(|line| {
-            let (header, value) = line.split_once(':')?;
-            if !header.trim().eq_ignore_ascii_case("content-disposition") {
-                return None;
-            }
-            value.split(';').find_map(|param| {
-                let (key, value) = param.split_once('=')?;
-                (key.trim() == "name").then(|| value.trim().trim_matches('"').to_owned())
-            })
-        });
-        if let Some(name) = name {
-            parts.push(Part {
-                name,
-                body: &body[content_start..content_end],
-            });
-        }
-        position = content_end + next_delimiter.len();
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|window| window == needle)
-        .map(|index| index + from)
-}
-
 /// The file names in a zip archive's central directory (directories left out), or why it is
 /// not a zip archive.
 fn zip_entries(data: &[u8]) -> Result<Vec<String>, String> {
@@ -1977,17 +1906,6 @@ mod unit {
     #[test]
     fn page_links_keep_colons_readable() {
         assert_eq!(query_encode("name:web app/ü"), "name:web%20app%2F%C3%BC");
-    }
-
-    #[test]
-    fn multipart_parts_are_found_by_name() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"resources\"\r\n\r\n[]\r\n--XyZ\r\nContent-Disposition: form-data; name=\"application\"; filename=\"a.zip\"\r\nContent-Type: application/zip\r\n\r\nPK\x03\x04\r\n--XyZ--\r\n";
-        let parts = parse_multipart("multipart/form-data; boundary=\"XyZ\"", body).unwrap();
-        let names: Vec<&str> = parts.iter().map(|part| part.name.as_str()).collect();
-        assert_eq!(names, ["resources", "application"]);
-        assert_eq!(parts[0].body, b"[]");
-        assert_eq!(parts[1].body, b"PK\x03\x04");
-        assert!(parse_multipart("application/json", body).is_none());
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod mittwald;
 mod tls;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -768,6 +769,14 @@ pub(crate) struct Request {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) headers: BTreeMap<String, String>,
     pub(crate) body: Bytes,
+    /// The parts of a `multipart/form-data` body, in order; empty for any other body.
+    pub(crate) parts: Vec<Part>,
+}
+
+/// One named part of a `multipart/form-data` body.
+pub(crate) struct Part {
+    pub(crate) name: String,
+    pub(crate) body: Bytes,
 }
 
 impl Request {
@@ -903,7 +912,9 @@ async fn handle(
             (Bytes::new(), true)
         }
     };
-    let request = Request::from_parts(&parts, body);
+    let mut request = Request::from_parts(&parts, body);
+    // Read here, where waiting is allowed: the platforms answer under the state's lock.
+    request.parts = multipart_parts(request.header("content-type"), &request.body).await;
     if request.path.starts_with(CONTROL_PREFIX) || request.path == "/__sim" {
         return Ok(to_response(control(shared, &request, too_large)));
     }
@@ -1430,6 +1441,34 @@ impl Request {
             raw_query,
             headers,
             body,
+            parts: Vec::new(),
+        }
+    }
+}
+
+/// The named parts of a `multipart/form-data` body; none when the body is not one or is
+/// malformed, as if nothing had been sent.
+async fn multipart_parts(content_type: Option<&str>, body: &Bytes) -> Vec<Part> {
+    let Some(boundary) = content_type.and_then(|value| multer::parse_boundary(value).ok()) else {
+        return Vec::new();
+    };
+    // The body is already read whole: one chunk, so no part ever waits.
+    let chunks = futures_util::stream::iter([Ok::<_, Infallible>(body.clone())]);
+    let mut multipart = multer::Multipart::new(chunks, boundary);
+    let mut parts = Vec::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().map(str::to_owned);
+                let Ok(body) = field.bytes().await else {
+                    return Vec::new();
+                };
+                if let Some(name) = name {
+                    parts.push(Part { name, body });
+                }
+            }
+            Ok(None) => return parts,
+            Err(_) => return Vec::new(),
         }
     }
 }
@@ -1463,4 +1502,30 @@ fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
         *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         response
     })
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[tokio::test]
+    async fn multipart_parts_are_found_by_name() {
+        let body = Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"resources\"\r\n\r\n[]\r\n--XyZ\r\nContent-Disposition: form-data; name=\"application\"; filename=\"a.zip\"\r\nContent-Type: application/zip\r\n\r\nPK\x03\x04\r\n--XyZ--\r\n",
+        );
+        let parts = multipart_parts(Some("multipart/form-data; boundary=\"XyZ\""), &body).await;
+        let names: Vec<&str> = parts.iter().map(|part| part.name.as_str()).collect();
+        assert_eq!(names, ["resources", "application"]);
+        assert_eq!(parts[0].body.as_ref(), b"[]");
+        assert_eq!(parts[1].body.as_ref(), b"PK\x03\x04");
+        assert!(
+            multipart_parts(Some("application/json"), &body)
+                .await
+                .is_empty()
+        );
+        assert!(multipart_parts(None, &body).await.is_empty());
+        let cut = body.slice(..body.len() / 2);
+        let cut = multipart_parts(Some("multipart/form-data; boundary=XyZ"), &cut).await;
+        assert!(cut.is_empty(), "a body cut short counts as none");
+    }
 }
