@@ -34,7 +34,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// The API token the simulator accepts unless [`SimOptions::token`] says otherwise.
 pub const DEFAULT_TOKEN: &str = "sim-token";
@@ -63,18 +63,25 @@ pub const ECHO_KINDS: [&str; 3] = ["json", "headers", "html"];
 
 /// How the simulated platform behaves. Change it while running with [`SimHandle::set_options`]
 /// or `PATCH /__sim/options`.
-#[derive(Clone, Debug)]
+///
+/// As JSON (the control API's `/__sim/options`), durations are whole milliseconds under their
+/// name with `_ms` appended (`time_to_ready_ms`), so any language can send them; keys left out
+/// take the default.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SimOptions {
     /// The accepted API token (`X-Access-Token: …` or `Authorization: Bearer …`).
     pub token: String,
     /// How long a new installation, or one changed by an upgrading or reconfiguring PATCH,
     /// takes to become ready. Zero means ready at once.
+    #[serde(rename = "time_to_ready_ms", with = "millis")]
     pub time_to_ready: Duration,
     /// Phases a new installation shows before `ready`, each for an equal share of
     /// `time_to_ready`.
     pub phases: Vec<String>,
     /// After a write, a GET of that installation without an `if-event-reached` header answers
     /// 404 for this long, like the real platform's eventual consistency.
+    #[serde(rename = "consistency_delay_ms", with = "millis")]
     pub consistency_delay: Duration,
     /// mittwald: the installation list answers at most this many per page (at least 1),
     /// whatever `limit` asks for, and says so in `X-Pagination-Limit`, as an API whose
@@ -86,24 +93,31 @@ pub struct SimOptions {
     /// Requests allowed per window (`X-RateLimit-Limit`).
     pub rate_limit: u32,
     /// Length of one rate-limit window.
+    #[serde(rename = "rate_window_ms", with = "millis")]
     pub rate_window: Duration,
     /// Cloud Foundry: `(username, password)` pairs UAA's password grant accepts (with the cf CLI's
     /// client `cf` and its empty secret, or any of `cf_clients`).
+    #[serde(deserialize_with = "deserialize_credentials")]
     pub cf_users: Vec<(String, String)>,
     /// Cloud Foundry: `(client_id, client_secret)` pairs UAA's client-credentials grant accepts.
     /// [`SimOptions::token`] is accepted as a Cloud Controller bearer token too.
+    #[serde(deserialize_with = "deserialize_credentials")]
     pub cf_clients: Vec<(String, String)>,
     /// Cloud Foundry: how long staging takes once an app is started (`package_state` PENDING,
     /// then STAGED or FAILED).
+    #[serde(rename = "cf_staging_time_ms", with = "millis")]
     pub cf_staging_time: Duration,
     /// Cloud Foundry: how long instances stay STARTING after staging before they are RUNNING
     /// (or CRASHED).
+    #[serde(rename = "cf_startup_time_ms", with = "millis")]
     pub cf_startup_time: Duration,
     /// Cloud Foundry: how long a bits upload job takes (queued for the first half, then
     /// running, then finished or failed).
+    #[serde(rename = "cf_job_time_ms", with = "millis")]
     pub cf_job_time: Duration,
     /// Cloud Foundry: how long a token UAA issues is accepted (its `expires_in`); after that the
     /// Cloud Controller answers 401 `CF-InvalidAuthToken`, as for a token that expired.
+    #[serde(rename = "cf_token_lifetime_ms", with = "millis")]
     pub cf_token_lifetime: Duration,
     /// Cloud Foundry: staging ends FAILED with `staging_failed_reason` `StagingError`.
     pub cf_staging_fails: bool,
@@ -1185,18 +1199,19 @@ fn control(shared: &Shared, request: &Request, too_large: bool) -> Reply {
                 }),
             )
         }
-        ("PATCH", ["options"]) => match serde_json::from_slice::<OptionsPatch>(&request.body) {
-            Ok(patch) => {
-                let mut state = shared.lock();
-                let reseed = patch.seed;
-                patch.apply(&mut state.options);
-                if let Some(seed) = reseed {
-                    state.random = SplitMix64(seed);
+        ("PATCH", ["options"]) => {
+            let mut state = shared.lock();
+            match patched(&state.options, &request.body) {
+                Ok((options, reseed)) => {
+                    if reseed {
+                        state.random = SplitMix64(options.seed);
+                    }
+                    state.options = options;
+                    Reply::json(200, &options_json(&state.options))
                 }
-                Reply::json(200, &options_json(&state.options))
+                Err(error) => control_error(400, &format!("invalid options: {error}")),
             }
-            Err(error) => control_error(400, &format!("invalid options: {error}")),
-        },
+        }
         ("GET", ["options"]) => Reply::json(200, &options_json(&shared.lock().options)),
         ("POST", ["installations"]) => {
             match serde_json::from_slice::<SeedInstallation>(&request.body) {
@@ -1232,47 +1247,25 @@ fn control_error(status: u16, message: &str) -> Reply {
     )
 }
 
-/// Body of `PATCH /__sim/options`; durations in milliseconds so any language can send them.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OptionsPatch {
-    token: Option<String>,
-    time_to_ready_ms: Option<u64>,
-    phases: Option<Vec<String>>,
-    consistency_delay_ms: Option<u64>,
-    /// `null` lifts the cap, so a missing key and `null` differ.
-    #[serde(default, deserialize_with = "deserialize_present")]
-    installation_page_cap: Option<Option<usize>>,
-    installation_total_hidden: Option<bool>,
-    rate_limit: Option<u32>,
-    rate_window_ms: Option<u64>,
-    #[serde(default, deserialize_with = "deserialize_credentials")]
-    cf_users: Option<Vec<(String, String)>>,
-    #[serde(default, deserialize_with = "deserialize_credentials")]
-    cf_clients: Option<Vec<(String, String)>>,
-    cf_staging_time_ms: Option<u64>,
-    cf_startup_time_ms: Option<u64>,
-    cf_job_time_ms: Option<u64>,
-    cf_token_lifetime_ms: Option<u64>,
-    cf_staging_fails: Option<bool>,
-    cf_crashes: Option<bool>,
-    cf_v2_disabled: Option<bool>,
-    /// `null` lifts the cap, so a missing key and `null` differ.
-    #[serde(default, deserialize_with = "deserialize_present")]
-    cf_page_cap: Option<Option<usize>>,
-    cf_list_ignores_filters: Option<bool>,
-    /// `null` clears the warnings, so a missing key and `null` differ.
-    #[serde(default, deserialize_with = "deserialize_present")]
-    cf_warnings: Option<Option<String>>,
-    /// Restarts the random draws of faults with a probability, even when unchanged.
-    seed: Option<u64>,
+/// `options` with a `PATCH /__sim/options` body laid over them: each key given replaces that
+/// option (`null` lifts a cap or clears the warnings), the others stay; and whether the body
+/// named a `seed`, which restarts the random draws even when unchanged.
+fn patched(options: &SimOptions, body: &[u8]) -> serde_json::Result<(SimOptions, bool)> {
+    let patch: Map<String, Value> = serde_json::from_slice(body)?;
+    let reseed = patch.contains_key("seed");
+    let mut merged = match serde_json::to_value(options)? {
+        Value::Object(current) => current,
+        _ => Map::new(),
+    };
+    merged.extend(patch);
+    Ok((serde_json::from_value(Value::Object(merged))?, reseed))
 }
 
 /// Credentials as `[[name, secret]]`, `[{"username": .., "password": ..}]` or
 /// `[{"client_id": .., "client_secret": ..}]`.
 fn deserialize_credentials<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Vec<(String, String)>>, D::Error> {
+) -> Result<Vec<(String, String)>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Credential {
@@ -1287,127 +1280,55 @@ fn deserialize_credentials<'de, D: Deserializer<'de>>(
         },
     }
     let credentials = Vec::<Credential>::deserialize(deserializer)?;
-    Ok(Some(
-        credentials
-            .into_iter()
-            .map(|credential| match credential {
-                Credential::Pair(name, secret)
-                | Credential::User {
-                    username: name,
-                    password: secret,
-                }
-                | Credential::Client {
-                    client_id: name,
-                    client_secret: secret,
-                } => (name, secret),
-            })
-            .collect(),
-    ))
+    Ok(credentials
+        .into_iter()
+        .map(|credential| match credential {
+            Credential::Pair(name, secret)
+            | Credential::User {
+                username: name,
+                password: secret,
+            }
+            | Credential::Client {
+                client_id: name,
+                client_secret: secret,
+            } => (name, secret),
+        })
+        .collect())
 }
 
-/// Wraps whatever is present (even `null`) in `Some`.
-fn deserialize_present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(deserializer).map(Some)
-}
+/// Durations as whole milliseconds.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
 
-impl OptionsPatch {
-    fn apply(self, options: &mut SimOptions) {
-        if let Some(token) = self.token {
-            options.token = token;
-        }
-        if let Some(ms) = self.time_to_ready_ms {
-            options.time_to_ready = Duration::from_millis(ms);
-        }
-        if let Some(phases) = self.phases {
-            options.phases = phases;
-        }
-        if let Some(ms) = self.consistency_delay_ms {
-            options.consistency_delay = Duration::from_millis(ms);
-        }
-        if let Some(cap) = self.installation_page_cap {
-            options.installation_page_cap = cap;
-        }
-        if let Some(hidden) = self.installation_total_hidden {
-            options.installation_total_hidden = hidden;
-        }
-        if let Some(limit) = self.rate_limit {
-            options.rate_limit = limit;
-        }
-        if let Some(ms) = self.rate_window_ms {
-            options.rate_window = Duration::from_millis(ms);
-        }
-        if let Some(users) = self.cf_users {
-            options.cf_users = users;
-        }
-        if let Some(clients) = self.cf_clients {
-            options.cf_clients = clients;
-        }
-        if let Some(ms) = self.cf_staging_time_ms {
-            options.cf_staging_time = Duration::from_millis(ms);
-        }
-        if let Some(ms) = self.cf_startup_time_ms {
-            options.cf_startup_time = Duration::from_millis(ms);
-        }
-        if let Some(ms) = self.cf_token_lifetime_ms {
-            options.cf_token_lifetime = Duration::from_millis(ms);
-        }
-        if let Some(ms) = self.cf_job_time_ms {
-            options.cf_job_time = Duration::from_millis(ms);
-        }
-        if let Some(fails) = self.cf_staging_fails {
-            options.cf_staging_fails = fails;
-        }
-        if let Some(crashes) = self.cf_crashes {
-            options.cf_crashes = crashes;
-        }
-        if let Some(disabled) = self.cf_v2_disabled {
-            options.cf_v2_disabled = disabled;
-        }
-        if let Some(cap) = self.cf_page_cap {
-            options.cf_page_cap = cap;
-        }
-        if let Some(ignores) = self.cf_list_ignores_filters {
-            options.cf_list_ignores_filters = ignores;
-        }
-        if let Some(warnings) = self.cf_warnings {
-            options.cf_warnings = warnings;
-        }
-        if let Some(seed) = self.seed {
-            options.seed = seed;
-        }
+    pub(super) fn serialize<S: Serializer>(
+        duration: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
     }
 }
 
+/// The options as `GET /__sim/options` shows them.
 fn options_json(options: &SimOptions) -> Value {
-    // The token and the Cloud Foundry secrets are left out: the control API needs none, so it
-    // must not hand them out either.
-    let names = |pairs: &[(String, String)]| -> Vec<String> {
-        pairs.iter().map(|(name, _)| name.clone()).collect()
-    };
-    json!({
-        "time_to_ready_ms": options.time_to_ready.as_millis() as u64,
-        "phases": options.phases,
-        "consistency_delay_ms": options.consistency_delay.as_millis() as u64,
-        "installation_page_cap": options.installation_page_cap,
-        "installation_total_hidden": options.installation_total_hidden,
-        "rate_limit": options.rate_limit,
-        "rate_window_ms": options.rate_window.as_millis() as u64,
-        "cf_users": names(&options.cf_users),
-        "cf_clients": names(&options.cf_clients),
-        "cf_staging_time_ms": options.cf_staging_time.as_millis() as u64,
-        "cf_startup_time_ms": options.cf_startup_time.as_millis() as u64,
-        "cf_job_time_ms": options.cf_job_time.as_millis() as u64,
-        "cf_token_lifetime_ms": options.cf_token_lifetime.as_millis() as u64,
-        "cf_staging_fails": options.cf_staging_fails,
-        "cf_crashes": options.cf_crashes,
-        "cf_v2_disabled": options.cf_v2_disabled,
-        "cf_page_cap": options.cf_page_cap,
-        "cf_list_ignores_filters": options.cf_list_ignores_filters,
-        "cf_warnings": options.cf_warnings,
-        "seed": options.seed,
-    })
+    let mut body = serde_json::to_value(options).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut body {
+        // The token and the Cloud Foundry secrets are left out: the control API needs none, so
+        // it must not hand them out either.
+        map.shift_remove("token");
+        let names = |pairs: &[(String, String)]| -> Value {
+            pairs.iter().map(|(name, _)| json!(name)).collect()
+        };
+        map.insert("cf_users".to_owned(), names(&options.cf_users));
+        map.insert("cf_clients".to_owned(), names(&options.cf_clients));
+    }
+    body
 }
 
 impl Request {
@@ -1507,6 +1428,75 @@ fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn an_options_patch_replaces_only_the_keys_it_gives() {
+        let options = SimOptions::default();
+        let body = br#"{"time_to_ready_ms": 250, "cf_page_cap": 3, "token": "t"}"#;
+        let (changed, reseed) = patched(&options, body).unwrap();
+        assert_eq!(changed.time_to_ready, Duration::from_millis(250));
+        assert_eq!(changed.cf_page_cap, Some(3));
+        assert_eq!(changed.token, "t");
+        assert_eq!(changed.phases, options.phases);
+        assert_eq!(changed.cf_users, options.cf_users);
+        assert!(!reseed);
+        let (lifted, reseed) = patched(&changed, br#"{"cf_page_cap": null, "seed": 7}"#).unwrap();
+        assert_eq!(lifted.cf_page_cap, None);
+        assert_eq!(lifted.seed, 7);
+        assert!(reseed);
+        let users = br#"{"cf_users": [{"username": "u", "password": "p"}, ["v", "q"]]}"#;
+        let (users, _) = patched(&options, users).unwrap();
+        assert_eq!(
+            users.cf_users,
+            [("u".into(), "p".into()), ("v".into(), "q".into())]
+        );
+        for wrong in [
+            &br#"{"time_to_ready": 5}"#[..],
+            br#"{"rate_limit": "7"}"#,
+            b"[]",
+        ] {
+            assert!(patched(&options, wrong).is_err());
+        }
+    }
+
+    #[test]
+    fn the_options_are_shown_without_secrets() {
+        let body = options_json(&SimOptions::default());
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "time_to_ready_ms",
+                "phases",
+                "consistency_delay_ms",
+                "installation_page_cap",
+                "installation_total_hidden",
+                "rate_limit",
+                "rate_window_ms",
+                "cf_users",
+                "cf_clients",
+                "cf_staging_time_ms",
+                "cf_startup_time_ms",
+                "cf_job_time_ms",
+                "cf_token_lifetime_ms",
+                "cf_staging_fails",
+                "cf_crashes",
+                "cf_v2_disabled",
+                "cf_page_cap",
+                "cf_list_ignores_filters",
+                "cf_warnings",
+                "seed",
+            ]
+        );
+        assert_eq!(body["cf_users"], json!([cloudfoundry::DEFAULT_CF_USER]));
+        assert_eq!(body["cf_clients"], json!([cloudfoundry::DEFAULT_CF_CLIENT]));
+        assert_eq!(body["time_to_ready_ms"], 3000);
+    }
 
     #[tokio::test]
     async fn multipart_parts_are_found_by_name() {
