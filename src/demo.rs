@@ -5,8 +5,8 @@ use crate::{
     ci,
     config::{Config, Provider},
     job::{Exit, execute},
-    sim::{self, SimOptions},
 };
+use berth_sim::{self as sim, SimOptions};
 use std::time::Duration;
 
 /// `berth demo`: the simulator on a free loopback port, then each provider's job twice against

@@ -8,13 +8,13 @@ pub mod ci;
 pub mod cleanup;
 pub mod cloudfoundry;
 pub mod config;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod http;
 pub mod job;
 pub mod mittwald;
 pub mod outputs;
 pub mod redact;
-pub mod sim;
 pub mod values;
 pub mod wait;
 

@@ -1,15 +1,21 @@
 //! The `berth` command: arguments to subcommand; the job itself is [`berth::job`], the demo
 //! [`berth::demo`].
 
-use berth::{
-    ci,
-    config::INPUTS,
-    job::Exit,
-    sim::{self, SimOptions},
-};
-use std::{net::SocketAddr, process::ExitCode};
+use berth::{ci, config::INPUTS, job::Exit};
+use std::process::ExitCode;
 
+#[cfg(feature = "sim")]
 const USAGE: &str = "usage: berth [--help | --version | demo | sim [--listen ADDR]]";
+#[cfg(not(feature = "sim"))]
+const USAGE: &str = "usage: berth [--help | --version]";
+
+/// The subcommands under `--help`, after the job itself.
+#[cfg(feature = "sim")]
+const SUBCOMMANDS: &str = "\
+         berth demo      run the job against the built-in simulator\n\
+         berth sim       serve the simulator (mittwald v2, Cloud Foundry v2 + UAA) until stopped; --listen ADDR (default 127.0.0.1:8080)\n";
+#[cfg(not(feature = "sim"))]
+const SUBCOMMANDS: &str = "";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,22 +30,37 @@ fn main() -> ExitCode {
             println!("{}", version());
             ExitCode::SUCCESS
         }
+        #[cfg(feature = "sim")]
         ["demo"] => block_on(berth::demo::run()).into(),
-        ["sim", rest @ ..] => match listen_address(rest) {
-            Ok(addr) => match block_on(sim::run(addr, SimOptions::default())) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    ci::error(format_args!("{e:#}"));
-                    Exit::Failed.into()
-                }
-            },
-            Err(e) => {
-                ci::error(format_args!("{e}\n{USAGE}"));
-                Exit::Config.into()
-            }
-        },
+        #[cfg(feature = "sim")]
+        ["sim", rest @ ..] => simulator(rest),
+        #[cfg(not(feature = "sim"))]
+        [command @ ("demo" | "sim"), ..] => {
+            ci::error(format_args!(
+                "berth was built without the simulator (cargo feature `sim`): `berth {command}` is not available\n{USAGE}"
+            ));
+            Exit::Config.into()
+        }
         _ => {
             ci::error(format_args!("unknown arguments {args:?}\n{USAGE}"));
+            Exit::Config.into()
+        }
+    }
+}
+
+/// `berth sim [--listen ADDR]`: serves the simulator until stopped.
+#[cfg(feature = "sim")]
+fn simulator(args: &[&str]) -> ExitCode {
+    match listen_address(args) {
+        Ok(addr) => match block_on(berth_sim::run(addr, berth_sim::SimOptions::default())) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                ci::error(format_args!("{e:#}"));
+                Exit::Failed.into()
+            }
+        },
+        Err(e) => {
+            ci::error(format_args!("{e}\n{USAGE}"));
             Exit::Config.into()
         }
     }
@@ -68,8 +89,7 @@ fn help() -> String {
         "berth {}: install or create an app on a platform-as-a-service from one CI step, and wait until it is ready.\n\n\
          {USAGE}\n\n\
          berth           read the inputs below from the environment, do the job, print one JSON line of outputs\n\
-         berth demo      run the job against the built-in simulator\n\
-         berth sim       serve the simulator (mittwald v2, Cloud Foundry v2 + UAA) until stopped; --listen ADDR (default 127.0.0.1:8080)\n\n\
+         {SUBCOMMANDS}\n\
          Inputs (environment variables; an empty value counts as not set):\n",
         env!("CARGO_PKG_VERSION")
     );
@@ -92,7 +112,8 @@ fn help() -> String {
     text
 }
 
-fn listen_address(args: &[&str]) -> Result<SocketAddr, String> {
+#[cfg(feature = "sim")]
+fn listen_address(args: &[&str]) -> Result<std::net::SocketAddr, String> {
     let text = match args {
         [] => "127.0.0.1:8080",
         ["--listen", addr] => addr,

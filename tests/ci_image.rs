@@ -182,6 +182,7 @@ fn the_build_context_keeps_what_the_build_reads() {
         "Cargo.lock",
         "build.rs",
         "src",
+        "sim",
         "spec",
         "dist",
     ] {

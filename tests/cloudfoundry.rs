@@ -4,7 +4,7 @@ mod support;
 
 use support::*;
 
-fn cf_writes(sim: &berth::sim::SimHandle) -> Vec<berth::sim::RecordedRequest> {
+fn cf_writes(sim: &berth_sim::SimHandle) -> Vec<berth_sim::RecordedRequest> {
     sim.requests()
         .into_iter()
         .filter(|r| r.path.starts_with("/cf/") && !matches!(r.method.as_str(), "GET" | "HEAD"))
@@ -29,7 +29,7 @@ fn app_dir() -> tempfile::TempDir {
 
 /// The environment of a run that uploads a small app and starts it; keep the directory alive.
 fn started_with_bits(
-    sim: &berth::sim::SimHandle,
+    sim: &berth_sim::SimHandle,
     name: &str,
 ) -> (tempfile::TempDir, Vec<(String, String)>) {
     let app = app_dir();
@@ -39,7 +39,7 @@ fn started_with_bits(
     (app, env)
 }
 
-fn summary(sim: &berth::sim::SimHandle) -> Vec<String> {
+fn summary(sim: &berth_sim::SimHandle) -> Vec<String> {
     sim.requests()
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))

@@ -8,8 +8,8 @@
 
 use std::{path::Path, time::Duration};
 
-use berth::sim::{
-    self, SeedInstallation, SimHandle, SimOptions,
+use berth_sim::{
+    self as sim, SeedInstallation, SimHandle, SimOptions,
     mittwald::{NODE_APP_ID, NODE_VERSION_1_0_0_ID, WORDPRESS_APP_ID, WORDPRESS_VERSION_6_8_1_ID},
 };
 use reqwest::{Client, Method, multipart};

@@ -3,7 +3,7 @@
 
 mod support;
 
-use berth::sim::{self, SimHandle, SimOptions};
+use berth_sim::{self as sim, SimHandle, SimOptions};
 use std::time::Duration;
 use support::*;
 

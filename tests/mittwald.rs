@@ -2,7 +2,7 @@
 
 mod support;
 
-use berth::sim::{
+use berth_sim::{
     SeedInstallation,
     mittwald::{NODE_APP_ID, NODE_VERSION_1_0_0_ID, NODE_VERSION_1_1_0_ID, WORDPRESS_APP_ID},
 };
@@ -483,7 +483,7 @@ fn the_token_appears_in_no_output_even_when_refused() {
 #[test]
 fn a_platform_error_reaches_the_user_in_one_line() {
     let sim = sim(0);
-    sim.inject(berth::sim::Fault {
+    sim.inject(berth_sim::Fault {
         status: 500,
         count: 1,
         method: Some("POST".into()),

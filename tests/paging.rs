@@ -3,7 +3,7 @@
 
 mod support;
 
-use berth::sim::{
+use berth_sim::{
     RecordedRequest, SeedInstallation, SimHandle,
     mittwald::{NODE_APP_ID, NODE_VERSION_1_0_0_ID},
 };

@@ -3,7 +3,7 @@
 
 mod support;
 
-use berth::sim::{
+use berth_sim::{
     Fault, SeedInstallation,
     mittwald::{NODE_APP_ID, NODE_VERSION_1_0_0_ID},
 };
@@ -20,7 +20,7 @@ fn fault(status: u16, count: u32, method: &str, path_prefix: &str) -> Fault {
     }
 }
 
-fn count(sim: &berth::sim::SimHandle, method: &str, path_prefix: &str) -> usize {
+fn count(sim: &berth_sim::SimHandle, method: &str, path_prefix: &str) -> usize {
     sim.requests()
         .iter()
         .filter(|r| r.method == method && r.path.starts_with(path_prefix))

@@ -3,7 +3,7 @@
 
 mod support;
 
-use berth::sim::Fault;
+use berth_sim::Fault;
 use support::*;
 
 #[test]

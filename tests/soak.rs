@@ -4,7 +4,7 @@
 
 mod support;
 
-use berth::sim::Fault;
+use berth_sim::Fault;
 use std::{
     collections::BTreeMap,
     time::{Duration, Instant},

@@ -3,7 +3,7 @@
 
 mod support;
 
-use berth::sim::{Fault, RecordedRequest};
+use berth_sim::{Fault, RecordedRequest};
 use std::time::Duration;
 use support::*;
 

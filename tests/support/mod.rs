@@ -3,7 +3,7 @@
 #![allow(dead_code, reason = "each test file uses a different part")]
 
 use assert_cmd::Command;
-use berth::sim::{self, RecordedRequest, SimHandle, SimOptions};
+use berth_sim::{self as sim, RecordedRequest, SimHandle, SimOptions};
 use serde_json::Value;
 use std::{path::PathBuf, time::Duration};
 

@@ -1,13 +1,16 @@
 //! The fault modes (delays, dropped connections, garbage, headers, random faults) and HTTPS.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode, redirect};
 use serde_json::{Value, json};
 
-use super::mittwald::NODE_VERSION_1_0_0_ID;
-use super::*;
+use berth_sim::mittwald::NODE_VERSION_1_0_0_ID;
+use berth_sim::*;
+use support::serve_for_test;
 
 const PROJECT: &str = "p-fault1";
 

@@ -1,13 +1,16 @@
 //! Behaviour of the simulated Cloud Foundry (Cloud Controller v2 under `/cf`, UAA under `/uaa`)
 //! over real HTTP on loopback.
 
+mod support;
+
 use std::time::Duration;
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::cloudfoundry::*;
-use super::*;
+use berth_sim::cloudfoundry::*;
+use berth_sim::*;
+use support::serve_for_test;
 
 const SPACE: &str = "be1f9c1d-e629-488e-a560-a35b545f0ad7";
 const OTHER_SPACE: &str = "55821877-4e20-4af4-b0e5-9d376964b027";
@@ -178,65 +181,16 @@ fn keys(body: &Value) -> Vec<&str> {
         .collect()
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    !crc
-}
-
-/// A real zip archive with `files` stored uncompressed.
+/// A real zip archive with `files` stored uncompressed, as the cf CLI makes them.
 fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
+    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, data) in files {
-        let offset = u32::try_from(out.len()).unwrap();
-        let size = u32::try_from(data.len()).unwrap();
-        let name_len = u16::try_from(name.len()).unwrap();
-        let crc = crc32(data);
-        out.extend_from_slice(b"PK\x03\x04");
-        for field in [20u16, 0, 0, 0, 0] {
-            out.extend_from_slice(&field.to_le_bytes());
-        }
-        for field in [crc, size, size] {
-            out.extend_from_slice(&field.to_le_bytes());
-        }
-        out.extend_from_slice(&name_len.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-
-        central.extend_from_slice(b"PK\x01\x02");
-        for field in [20u16, 20, 0, 0, 0, 0] {
-            central.extend_from_slice(&field.to_le_bytes());
-        }
-        for field in [crc, size, size] {
-            central.extend_from_slice(&field.to_le_bytes());
-        }
-        for field in [name_len, 0, 0, 0, 0] {
-            central.extend_from_slice(&field.to_le_bytes());
-        }
-        central.extend_from_slice(&0u32.to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
+        archive.start_file(*name, stored).unwrap();
+        std::io::Write::write_all(&mut archive, data).unwrap();
     }
-    let central_offset = u32::try_from(out.len()).unwrap();
-    let central_size = u32::try_from(central.len()).unwrap();
-    let count = u16::try_from(files.len()).unwrap();
-    out.extend_from_slice(&central);
-    out.extend_from_slice(b"PK\x05\x06");
-    for field in [0u16, 0, count, count] {
-        out.extend_from_slice(&field.to_le_bytes());
-    }
-    out.extend_from_slice(&central_size.to_le_bytes());
-    out.extend_from_slice(&central_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    archive.finish().unwrap().into_inner()
 }
 
 /// A `multipart/form-data` body as the cf CLI sends it; `application` is sent as a zip file.
@@ -264,7 +218,6 @@ fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 fn the_test_zip_is_one_the_simulator_reads() {
     let archive = zip(&[("package.json", b"{}"), ("src/index.js", b"console.log(1)")]);
     assert!(archive.starts_with(b"PK\x03\x04"));
-    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
 }
 
 #[tokio::test]
@@ -384,6 +337,10 @@ async fn uaa_client_credentials_grant_takes_the_client_in_the_form_or_a_basic_he
         )
         .await;
     assert_eq!(basic.status(), StatusCode::OK);
+    let malformed = sim
+        .token(&[("grant_type", "client_credentials")], Some("not base64!"))
+        .await;
+    assert_eq!(malformed.status(), StatusCode::UNAUTHORIZED);
 
     let wrong = sim
         .token(

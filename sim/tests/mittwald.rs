@@ -1,12 +1,15 @@
 //! Behaviour of the simulator over real HTTP on loopback.
 
+mod support;
+
 use std::time::Duration;
 
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::mittwald::*;
-use super::*;
+use berth_sim::mittwald::*;
+use berth_sim::*;
+use support::serve_for_test;
 
 const PROJECT: &str = "ad6f44a6-132e-4c2a-9208-895494bfcd75";
 

@@ -1,0 +1,273 @@
+//! The simulated Cloud Foundry: the Cloud Controller API v2 under [`CF_PREFIX`] and its UAA under
+//! [`UAA_PREFIX`].
+//!
+//! mittwald already owns `/v2/apps` at the root, so Cloud Foundry lives under a prefix: a client's
+//! API base URL is `{sim}/cf` and it discovers UAA at `{sim}/uaa` from `GET /cf/` or
+//! `GET /cf/v2/info`. Like the real platform, URLs inside bodies (`metadata.url`, `next_url`,
+//! `Location`) are relative to that API base.
+//!
+//! Bodies follow the recorded responses in `shared/reference/cloudfoundry-v2/examples` key for
+//! key; errors follow the Cloud Controller's catalogue (`errors-v2.yml`). Where the docs are
+//! silent, behaviour follows cloud_controller_ng: starting an app without bits answers
+//! `CF-AppPackageInvalid`, `/instances` checks a failed staging before a pending one before a
+//! stopped app, a finished (or unknown) job answers the "null job", a missing token is
+//! `CF-NotAuthenticated` and a wrong one `CF-InvalidAuthToken`.
+//!
+//! Each resource has its module: `info` (discovery), `uaa` (tokens), `apps` (with `messages`,
+//! the create and update bodies, and `lists`), `bits` (uploads and their jobs) and `errors`.
+
+mod apps;
+mod bits;
+mod errors;
+mod info;
+mod lists;
+mod messages;
+mod uaa;
+
+pub(crate) use errors::{cf_error_for_status, uaa_error_for_status};
+
+use std::collections::VecDeque;
+use std::time::{Instant, SystemTime};
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+use crate::options::SimOptions;
+use crate::request::{Reply, Request};
+use apps::{App, instances};
+use bits::{Job, apply_bits, null_job};
+use errors::{APP_NOT_FOUND, NOT_FOUND};
+use info::{info, root};
+use uaa::Issued;
+
+/// Path prefix of the Cloud Controller API: its base URL is `{sim}/cf`.
+pub const CF_PREFIX: &str = "/cf";
+/// Path prefix of UAA: the token endpoint is `{sim}/uaa/oauth/token`.
+pub const UAA_PREFIX: &str = "/uaa";
+/// The user the password grant accepts unless [`SimOptions::cf_users`] says otherwise.
+pub const DEFAULT_CF_USER: &str = "admin";
+/// [`DEFAULT_CF_USER`]'s password.
+pub const DEFAULT_CF_PASSWORD: &str = "admin-password";
+/// The client the client-credentials grant accepts unless [`SimOptions::cf_clients`] says
+/// otherwise.
+pub const DEFAULT_CF_CLIENT: &str = "berth-ci";
+/// [`DEFAULT_CF_CLIENT`]'s secret.
+pub const DEFAULT_CF_CLIENT_SECRET: &str = "berth-ci-secret";
+/// The client the cf CLI logs users in with (`Authorization: Basic Y2Y6`, empty secret); UAA
+/// always knows it.
+pub const CF_CLI_CLIENT: &str = "cf";
+/// Stack of apps created without `stack_guid` (made up; it stands for `cflinuxfs4`).
+pub const DEFAULT_STACK_GUID: &str = "6f5d2c1e-3b2a-4c7e-9f0d-8a1b2c3d4e5f";
+/// `api_version` of `/v2/info` and `cloud_controller_v2.meta.version` of the root document.
+pub const API_VERSION_V2: &str = "2.293.0";
+/// `cloud_controller_v3.meta.version` of the root document (v3 itself is not simulated).
+pub const API_VERSION_V3: &str = "3.128.0";
+
+/// The simulated platform state: issued tokens, apps and bits-upload jobs.
+#[derive(Default)]
+pub(crate) struct CloudFoundry {
+    tokens: VecDeque<Issued>,
+    apps: Vec<App>,
+    jobs: VecDeque<Job>,
+}
+
+/// The Cloud Controller routes, found before authentication so unknown paths answer 404.
+enum Route<'a> {
+    ListApps(Option<&'a str>),
+    CreateApp,
+    GetApp(&'a str),
+    UpdateApp(&'a str),
+    DeleteApp(&'a str),
+    UploadBits(&'a str),
+    Instances(&'a str),
+    Summary(&'a str),
+    Job(&'a str),
+}
+
+fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
+    Some(match (method, segments) {
+        ("GET", ["v2", "apps"]) => Route::ListApps(None),
+        ("GET", ["v2", "spaces", space, "apps"]) => Route::ListApps(Some(space)),
+        ("POST", ["v2", "apps"]) => Route::CreateApp,
+        ("GET", ["v2", "apps", guid]) => Route::GetApp(guid),
+        ("PUT", ["v2", "apps", guid]) => Route::UpdateApp(guid),
+        ("DELETE", ["v2", "apps", guid]) => Route::DeleteApp(guid),
+        ("PUT", ["v2", "apps", guid, "bits"]) => Route::UploadBits(guid),
+        ("GET", ["v2", "apps", guid, "instances"]) => Route::Instances(guid),
+        ("GET", ["v2", "apps", guid, "summary"]) => Route::Summary(guid),
+        ("GET", ["v2", "jobs", guid]) => Route::Job(guid),
+        _ => return None,
+    })
+}
+
+impl CloudFoundry {
+    /// Answers `request` if it is under `/cf` or `/uaa`. `base_url` is the simulator's URL as
+    /// the client reached it, for the absolute URLs of discovery documents.
+    pub(crate) fn handle(
+        &mut self,
+        options: &SimOptions,
+        request: &Request,
+        now: Instant,
+        base_url: &str,
+    ) -> Option<Reply> {
+        if is_cloud_controller(request) {
+            let segments = request.segments();
+            Some(self.cloud_controller(options, request, &segments[1..], now, base_url))
+        } else if is_uaa(request) {
+            let segments = request.segments();
+            Some(self.uaa(options, request, &segments[1..]))
+        } else {
+            None
+        }
+    }
+
+    /// Every app's body as `GET /v2/apps/{guid}` shows it, plus `_bits`: the uploaded byte count
+    /// and file names, or null.
+    pub(crate) fn app_bodies(&mut self, now: Instant) -> Vec<Value> {
+        self.settle(now);
+        self.apps
+            .iter()
+            .map(|app| {
+                let mut body = app.resource(now);
+                body["_bits"] = match &app.bits {
+                    Some(bits) => json!({ "bytes": bits.bytes, "files": bits.files }),
+                    None => Value::Null,
+                };
+                body
+            })
+            .collect()
+    }
+
+    /// Lets finished uploads reach their apps, oldest first.
+    fn settle(&mut self, now: Instant) {
+        for job in self.jobs.iter_mut() {
+            if job.applied || !job.finished(now) {
+                continue;
+            }
+            job.applied = true;
+            if let Ok(bits) = &job.outcome
+                && let Some(app) = self.apps.iter_mut().find(|app| app.guid == job.app_guid)
+            {
+                apply_bits(app, bits.clone());
+            }
+        }
+        // A finished successful job answers the null job, like an unknown one: forget it.
+        self.jobs
+            .retain(|job| !(job.applied && job.outcome.is_ok()));
+    }
+
+    fn cloud_controller(
+        &mut self,
+        options: &SimOptions,
+        request: &Request,
+        segments: &[&str],
+        now: Instant,
+        base_url: &str,
+    ) -> Reply {
+        self.settle(now);
+        let method = request.method.as_str();
+        match (method, segments) {
+            ("GET", []) => return Reply::json(200, &root(base_url)),
+            ("GET", ["v2", "info"]) => return Reply::json(200, &info(options, base_url)),
+            (_, ["v2", ..]) if options.cf_v2_disabled => {
+                // capi-release's nginx blocks v2 with a plain-text 404 before the Cloud Controller.
+                return Reply::raw(404, "V2 endpoints disabled".to_owned())
+                    .with_header("content-type", "text/plain");
+            }
+            _ => {}
+        }
+        let Some(route) = route(method, segments) else {
+            return NOT_FOUND.reply("");
+        };
+        if let Err(reply) = self.authorize(options, request) {
+            return reply;
+        }
+        match route {
+            Route::ListApps(space) => self.list_apps(options, request, space, now),
+            Route::CreateApp => self.create_app(options, request, now),
+            Route::GetApp(guid) => self.with_app(guid, |app| Reply::json(200, &app.resource(now))),
+            Route::UpdateApp(guid) => self.update_app(options, request, guid, now),
+            Route::DeleteApp(guid) => match self.find(guid) {
+                Some(index) => {
+                    self.apps.remove(index);
+                    Reply::empty(204)
+                }
+                None => APP_NOT_FOUND.reply(guid),
+            },
+            Route::UploadBits(guid) => self.upload_bits(options, request, guid, now),
+            Route::Instances(guid) => self.with_app(guid, |app| instances(app, now)),
+            Route::Summary(guid) => self.with_app(guid, |app| Reply::json(200, &app.summary(now))),
+            Route::Job(guid) => {
+                let body = self
+                    .jobs
+                    .iter()
+                    .find(|job| job.guid == guid)
+                    .map_or_else(null_job, |job| job.body(now));
+                Reply::json(200, &body)
+            }
+        }
+    }
+}
+
+/// Whether `request` is for the Cloud Controller (under [`CF_PREFIX`]).
+pub(crate) fn is_cloud_controller(request: &Request) -> bool {
+    request.segments.first().is_some_and(|first| first == "cf")
+}
+
+/// Whether `request` is for UAA (under [`UAA_PREFIX`]).
+pub(crate) fn is_uaa(request: &Request) -> bool {
+    request.segments.first().is_some_and(|first| first == "uaa")
+}
+
+/// The `X-Cf-Warnings` value for `text`: each line one warning, form-encoded like the Cloud
+/// Controller does, joined with commas.
+pub(crate) fn encode_warnings(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(form_encode)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What [`form_encode`] leaves as it is: letters, digits and `*-._~`.
+const FORM_KEEPS: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Ruby's `CGI.escape`: unreserved characters stay, a space becomes `+`, the rest `%XX`.
+fn form_encode(text: &str) -> String {
+    text.split(' ')
+        .map(|words| utf8_percent_encode(words, FORM_KEEPS).to_string())
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn new_guid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn is_guid(text: &str) -> bool {
+    text.len() == 36 && uuid::Uuid::try_parse(text).is_ok()
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn warnings_are_form_encoded_one_per_line() {
+        assert_eq!(
+            encode_warnings("Warning: Warning message may go here."),
+            "Warning%3A+Warning+message+may+go+here."
+        );
+        assert_eq!(encode_warnings("a, b\nc"), "a%2C+b,c");
+        assert_eq!(encode_warnings("ü  ~*/"), "%C3%BC++~*%2F");
+    }
+}

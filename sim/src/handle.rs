@@ -1,0 +1,118 @@
+//! [`SimHandle`]: a running simulator as its caller holds it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::cloudfoundry;
+use crate::faults::{Fault, SplitMix64};
+use crate::mittwald::SeedInstallation;
+use crate::options::SimOptions;
+use crate::state::{RecordedRequest, Shared, State};
+
+/// A cheap, cloneable handle on a running simulator.
+#[derive(Clone)]
+pub struct SimHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimHandle {
+    /// Base URL, `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` when serving TLS (no
+    /// trailing slash).
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.shared.scheme(), self.shared.addr)
+    }
+
+    /// The Cloud Foundry API base URL, `{url}/cf`: what a client targets
+    /// (`GET {cf_url}/v2/info`, `{cf_url}/v2/apps`, ...).
+    pub fn cf_url(&self) -> String {
+        format!("{}{}", self.url(), cloudfoundry::CF_PREFIX)
+    }
+
+    /// The UAA base URL, `{url}/uaa` (tokens from `{uaa_url}/oauth/token`).
+    pub fn uaa_url(&self) -> String {
+        format!("{}{}", self.url(), cloudfoundry::UAA_PREFIX)
+    }
+
+    /// Every platform request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.iter().cloned().collect()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// Adds a fault; faults are consulted in the order they were injected.
+    ///
+    /// # Panics
+    /// When [`Fault::problem`] finds one: a test injecting it is broken.
+    pub fn inject(&self, fault: Fault) {
+        if let Some(problem) = fault.problem() {
+            panic!("inject: {problem}");
+        }
+        self.shared.lock().faults.push(fault);
+    }
+
+    /// How many requests a fault has hit so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.shared.lock().faults_injected
+    }
+
+    /// How many platform requests arrived so far (control API requests not counted), also
+    /// beyond [`MAX_RECORDED_REQUESTS`](crate::MAX_RECORDED_REQUESTS).
+    pub fn requests_received(&self) -> u64 {
+        self.shared.lock().requests_received
+    }
+
+    /// Changes the options in place; installations already changing keep the timing they
+    /// started with. A new [`SimOptions::seed`] restarts the random draws.
+    pub fn set_options(&self, f: impl FnOnce(&mut SimOptions)) {
+        let mut state = self.shared.lock();
+        let seed = state.options.seed;
+        f(&mut state.options);
+        if state.options.seed != seed {
+            state.random = SplitMix64(state.options.seed);
+        }
+    }
+
+    /// Places an installation into the state and returns its id.
+    ///
+    /// # Panics
+    /// When the app or version is unknown to the simulator: a test seeding one is broken.
+    pub fn seed_installation(&self, seed: SeedInstallation) -> String {
+        let mut state = self.shared.lock();
+        let State {
+            options, mittwald, ..
+        } = &mut *state;
+        match mittwald.seed(options, Instant::now(), seed) {
+            Ok(id) => id,
+            Err(message) => panic!("seed_installation: {message}"),
+        }
+    }
+
+    /// Current installation bodies as `GET /v2/app-installations/{id}` would return them
+    /// (ignoring the consistency delay).
+    pub fn installations(&self) -> Vec<Value> {
+        self.shared
+            .lock()
+            .mittwald
+            .installation_bodies(Instant::now())
+    }
+
+    /// Current Cloud Foundry apps as `GET /cf/v2/apps/{guid}` would return them, each with an
+    /// extra `_bits`: `{"bytes": n, "files": [...]}` of the last upload, or null.
+    pub fn cf_apps(&self) -> Vec<Value> {
+        self.shared.lock().cloudfoundry.app_bodies(Instant::now())
+    }
+}
