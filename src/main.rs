@@ -77,10 +77,11 @@ fn block_on<T>(future: impl Future<Output = T>) -> T {
 
 fn version() -> String {
     format!(
-        "berth {} (mittwald API {} from spec/mittwald-v2.json, Cloud Foundry API {} from spec/cloudfoundry-v2.json)",
+        "berth {} (mittwald API {} from spec/mittwald-v2.json, Cloud Foundry API {} from spec/cloudfoundry-v2.json and v3 {} from spec/cloudfoundry-v3.json)",
         env!("CARGO_PKG_VERSION"),
         berth::api::mittwald::spec_version(),
         berth::api::cloudfoundry::spec_version(),
+        berth::api::cloudfoundry_v3::spec_version(),
     )
 }
 

@@ -48,6 +48,7 @@ macro_rules! generated_client {
 pub mod attempts;
 pub mod budget;
 pub mod cloudfoundry;
+pub mod cloudfoundry_v3;
 pub mod mittwald;
 pub mod retry;
 
