@@ -1,21 +1,15 @@
 //! The `berth` command: arguments to subcommand; the job itself is [`berth::job`], the demo
 //! [`berth::demo`].
 
-use berth::{ci, config::INPUTS, job::Exit};
+use berth::{
+    ci,
+    help::{help, usage, version},
+    job::Exit,
+};
 use std::process::ExitCode;
 
-#[cfg(feature = "sim")]
-const USAGE: &str = "usage: berth [--help | --version | demo | sim [--listen ADDR]]";
-#[cfg(not(feature = "sim"))]
-const USAGE: &str = "usage: berth [--help | --version]";
-
-/// The subcommands under `--help`, after the job itself.
-#[cfg(feature = "sim")]
-const SUBCOMMANDS: &str = "\
-         berth demo      run the job against the built-in simulator\n\
-         berth sim       serve the simulator (mittwald v2, Cloud Foundry v2 + UAA) until stopped; --listen ADDR (default 127.0.0.1:8080)\n";
-#[cfg(not(feature = "sim"))]
-const SUBCOMMANDS: &str = "";
+/// Whether this binary carries the simulator (`berth sim`, `berth demo`).
+const SIMULATOR: bool = cfg!(feature = "sim");
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,7 +17,7 @@ fn main() -> ExitCode {
     match args.as_slice() {
         [] => block_on(berth::job::main()).into(),
         ["--help" | "-h" | "help"] => {
-            print!("{}", help());
+            print!("{}", help(SIMULATOR));
             ExitCode::SUCCESS
         }
         ["--version" | "-V" | "version"] => {
@@ -37,12 +31,16 @@ fn main() -> ExitCode {
         #[cfg(not(feature = "sim"))]
         [command @ ("demo" | "sim"), ..] => {
             ci::error(format_args!(
-                "berth was built without the simulator (cargo feature `sim`): `berth {command}` is not available\n{USAGE}"
+                "berth was built without the simulator (cargo feature `sim`): `berth {command}` is not available\n{}",
+                usage(SIMULATOR)
             ));
             Exit::Config.into()
         }
         _ => {
-            ci::error(format_args!("unknown arguments {args:?}\n{USAGE}"));
+            ci::error(format_args!(
+                "unknown arguments {args:?}\n{}",
+                usage(SIMULATOR)
+            ));
             Exit::Config.into()
         }
     }
@@ -60,7 +58,7 @@ fn simulator(args: &[&str]) -> ExitCode {
             }
         },
         Err(e) => {
-            ci::error(format_args!("{e}\n{USAGE}"));
+            ci::error(format_args!("{e}\n{}", usage(SIMULATOR)));
             Exit::Config.into()
         }
     }
@@ -73,44 +71,6 @@ fn block_on<T>(future: impl Future<Output = T>) -> T {
         .build()
         .expect("starting the async runtime")
         .block_on(future)
-}
-
-fn version() -> String {
-    format!(
-        "berth {} (mittwald API {} from spec/mittwald-v2.json, Cloud Foundry API {} from spec/cloudfoundry-v2.json and v3 {} from spec/cloudfoundry-v3.json)",
-        env!("CARGO_PKG_VERSION"),
-        berth::api::mittwald::spec_version(),
-        berth::api::cloudfoundry::spec_version(),
-        berth::api::cloudfoundry_v3::spec_version(),
-    )
-}
-
-fn help() -> String {
-    let mut text = format!(
-        "berth {}: install or create an app on a platform-as-a-service from one CI step, and wait until it is ready.\n\n\
-         {USAGE}\n\n\
-         berth           read the inputs below from the environment, do the job, print one JSON line of outputs\n\
-         {SUBCOMMANDS}\n\
-         Inputs (environment variables; an empty value counts as not set):\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    let mut group = "";
-    for input in INPUTS {
-        if input.group != group {
-            group = input.group;
-            text.push_str(&format!("\n  {group}:\n"));
-        }
-        text.push_str(&format!(
-            "    {:<32} {}\n    {:<32} default: {}\n",
-            input.var, input.meaning, "", input.default
-        ));
-    }
-    text.push_str(
-        "\nOutputs go to stdout (one JSON line), $GITHUB_OUTPUT, BERTH_DOTENV and $GITHUB_STEP_SUMMARY.\n\
-         Exit codes: 0 done, 1 the platform refused or the operation failed, 2 invalid configuration,\n\
-         3 timed out waiting, 130/143 interrupted.\n",
-    );
-    text
 }
 
 #[cfg(feature = "sim")]

@@ -393,3 +393,53 @@ fn a_lost_or_refused_cloud_foundry_create_never_makes_two_apps() {
         "{names:?}"
     );
 }
+
+#[test]
+fn a_lost_answer_to_removing_our_duplicate_is_not_a_failure() {
+    let sim = sim(0);
+    // The list is answered late, and meanwhile another run's installation appears: it is older
+    // than the one this run is about to make.
+    sim.inject(Fault {
+        delay_ms: Some(600),
+        method: Some("GET".into()),
+        path_prefix: Some(format!("/v2/projects/{PROJECT}/app-installations")),
+        ..Fault::default()
+    });
+    // Removing the duplicate works, but its answer is lost: the DELETE is sent again and the
+    // platform says 404.
+    sim.inject(Fault {
+        drop_after_processing: true,
+        method: Some("DELETE".into()),
+        ..Fault::default()
+    });
+    let seeder = {
+        let sim = sim.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !sim
+                .requests()
+                .iter()
+                .any(|r| r.method == "GET" && r.path.ends_with("/app-installations"))
+            {
+                assert!(start.elapsed() < Duration::from_secs(10));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            sim.seed_installation(SeedInstallation {
+                project_id: PROJECT.into(),
+                app_id: NODE_APP_ID.into(),
+                app_version_id: NODE_VERSION_1_0_0_ID.into(),
+                description: "raced".into(),
+                phase: Some("ready".into()),
+                ..SeedInstallation::default()
+            })
+        })
+    };
+    let run = run(&mittwald_env(&sim, "raced"));
+    let twin = seeder.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.out("id"), twin, "continued with the older twin");
+    assert_eq!(run.json["created"], false);
+    let deletes = count(&sim, "DELETE", "/v2/app-installations/");
+    assert_eq!(deletes, 2, "sent again after the lost answer");
+    assert_eq!(sim.installations().len(), 1, "no duplicate is left");
+}

@@ -439,14 +439,25 @@ impl Installer<'_> {
         ));
         // A duplicate left half-removed would fail every later run: let the DELETE finish.
         let write = self.progress.writing();
-        call(
+        match call(
             self.client
                 .app_uninstall_appinstallation()
                 .app_installation_id(ours)
                 .send(),
         )
         .await
-        .with_context(|| format!("removing the duplicate installation {ours} this run created"))?;
+        {
+            // Gone already: an earlier attempt of this DELETE landed though its answer was lost.
+            Ok(()) => {}
+            Err(e) if e.status == Some(404) => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!(
+                        "removing the duplicate installation {ours} this run created"
+                    ))
+                    .into());
+            }
+        }
         self.progress.update(|o| {
             o.created = false;
             o.id = Some(older.id.clone());
