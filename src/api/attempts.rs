@@ -163,112 +163,68 @@ mod tests {
         assert_eq!(late.number(), 1);
     }
 
-    fn gateway() -> ApiError {
+    fn error(status: u16, kind: Option<&str>) -> ApiError {
         ApiError {
-            status: Some(502),
-            kind: None,
-            message: "bad gateway".into(),
+            status: Some(status),
+            kind: kind.map(str::to_string),
+            message: "refused".into(),
         }
+    }
+
+    /// Runs `create_once` with these answers to the sends (in turn; `Ok(n)` made `n`) and this
+    /// answer to every look-up; answers the outcome and how many sends went out.
+    async fn scripted(
+        answers: Vec<Result<u32, ApiError>>,
+        found: Option<u32>,
+        stopping: bool,
+    ) -> (Result<Created<u32>, Failure>, usize) {
+        let sent = Cell::new(0);
+        let answers = std::cell::RefCell::new(answers.into_iter());
+        let result = create_once(
+            "creating it",
+            Instant::now() + Duration::from_secs(60),
+            || stopping,
+            |e| e.kind.as_deref() == Some("Taken"),
+            || {
+                sent.set(sent.get() + 1);
+                let answer = answers.borrow_mut().next().expect("no more sends expected");
+                async move { answer }
+            },
+            || async move { Ok(found) },
+        )
+        .await;
+        (result, sent.get())
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_unclear_create_is_looked_up_and_not_sent_again_when_it_landed() {
-        let sent = Cell::new(0);
-        let result = create_once(
-            "creating it",
-            Instant::now() + Duration::from_secs(60),
-            || false,
-            |_| false,
-            || {
-                sent.set(sent.get() + 1);
-                async { Err::<u32, _>(gateway()) }
-            },
-            || async { Ok(Some(7)) },
-        )
-        .await
-        .unwrap();
-        assert_eq!(result, Created::New(7));
-        assert_eq!(sent.get(), 1);
+        let (result, sent) = scripted(vec![Err(error(502, None))], Some(7), false).await;
+        assert_eq!(result.unwrap(), Created::New(7));
+        assert_eq!(sent, 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_unclear_create_that_did_not_land_is_sent_again() {
-        let sent = Cell::new(0);
-        let result = create_once(
-            "creating it",
-            Instant::now() + Duration::from_secs(60),
-            || false,
-            |_| false,
-            || {
-                sent.set(sent.get() + 1);
-                let n = sent.get();
-                async move { if n < 3 { Err(gateway()) } else { Ok(n) } }
-            },
-            || async { Ok(None) },
-        )
-        .await
-        .unwrap();
-        assert_eq!(result, Created::New(3));
+        let answers = vec![Err(error(502, None)), Err(error(504, None)), Ok(3)];
+        let (result, sent) = scripted(answers, None, false).await;
+        assert_eq!(result.unwrap(), Created::New(3));
+        assert_eq!(sent, 3);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_taken_name_continues_with_the_existing_one_and_a_refusal_is_final() {
-        let taken = create_once(
-            "creating it",
-            Instant::now() + Duration::from_secs(60),
-            || false,
-            |e| e.kind.as_deref() == Some("Taken"),
-            || async {
-                Err::<u32, _>(ApiError {
-                    status: Some(400),
-                    kind: Some("Taken".into()),
-                    message: "taken".into(),
-                })
-            },
-            || async { Ok(Some(9)) },
-        )
-        .await
-        .unwrap();
-        assert_eq!(taken, Created::Existing(9));
-        let sent = Cell::new(0);
-        let refused = create_once(
-            "creating it",
-            Instant::now() + Duration::from_secs(60),
-            || false,
-            |_| false,
-            || {
-                sent.set(sent.get() + 1);
-                async {
-                    Err::<u32, _>(ApiError {
-                        status: Some(422),
-                        kind: None,
-                        message: "invalid".into(),
-                    })
-                }
-            },
-            || async { panic!("a clear refusal is not looked up") },
-        )
-        .await;
+        let (taken, _) = scripted(vec![Err(error(422, Some("Taken")))], Some(9), false).await;
+        assert_eq!(taken.unwrap(), Created::Existing(9));
+        // A clear refusal is neither looked up (nothing is found) nor sent again.
+        let (refused, sent) = scripted(vec![Err(error(422, None))], None, false).await;
         assert!(refused.is_err());
-        assert_eq!(sent.get(), 1);
+        assert_eq!(sent, 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_stopping_run_does_not_send_again() {
-        let sent = Cell::new(0);
-        let result = create_once(
-            "creating it",
-            Instant::now() + Duration::from_secs(60),
-            || true,
-            |_| false,
-            || {
-                sent.set(sent.get() + 1);
-                async { Err::<u32, _>(gateway()) }
-            },
-            || async { Ok(None) },
-        )
-        .await;
+        let (result, sent) = scripted(vec![Err(error(502, None))], None, true).await;
         assert!(result.is_err());
-        assert_eq!(sent.get(), 1);
+        assert_eq!(sent, 1);
     }
 }
