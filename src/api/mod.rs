@@ -302,6 +302,21 @@ fn describe_json(json: &serde_json::Value) -> Option<(Option<String>, String)> {
     if let Some(description) = text("description") {
         return Some((text("error_code"), description));
     }
+    // Cloud Controller v3: `{"errors":[{"code":10016,"title":"CF-UniquenessError","detail":…}]}`;
+    // the first one's title names the kind, every detail is kept.
+    if let Some(errors) = json.get("errors").and_then(|v| v.as_array())
+        && let Some(first) = errors.first()
+    {
+        let title = first
+            .get("title")
+            .and_then(|t| t.as_str())
+            .map(str::to_string);
+        let details: Vec<&str> = errors
+            .iter()
+            .filter_map(|e| e.get("detail").and_then(|d| d.as_str()))
+            .collect();
+        return Some((title, details.join("; ")));
+    }
     if let Some(error) = text("error") {
         return Some((
             Some(error.clone()),
@@ -334,4 +349,49 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_platform_s_error_body_reads_as_kind_and_message() {
+        let read = |body: &str| {
+            let e = ApiError::from_body(422, body.as_bytes());
+            (e.kind, e.message)
+        };
+        assert_eq!(
+            read(
+                r#"{"type":"ValidationError","message":"bad","validationErrors":[{"path":"description","message":"empty"}]}"#
+            ),
+            (
+                Some("ValidationError".into()),
+                "bad; description: empty".into()
+            )
+        );
+        assert_eq!(
+            read(
+                r#"{"description":"The app name is taken: x","error_code":"CF-AppNameTaken","code":100002}"#
+            ),
+            (
+                Some("CF-AppNameTaken".into()),
+                "The app name is taken: x".into()
+            )
+        );
+        assert_eq!(
+            read(
+                r#"{"errors":[{"code":10016,"title":"CF-UniquenessError","detail":"Name must be unique in space"},{"code":10008,"title":"CF-UnprocessableEntity","detail":"and more"}]}"#
+            ),
+            (
+                Some("CF-UniquenessError".into()),
+                "Name must be unique in space; and more".into()
+            )
+        );
+        assert_eq!(
+            read(r#"{"error":"unauthorized","error_description":"Bad credentials"}"#),
+            (Some("unauthorized".into()), "Bad credentials".into())
+        );
+        assert_eq!(read("<html>502</html>"), (None, "<html>502</html>".into()));
+    }
 }
