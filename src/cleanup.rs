@@ -11,7 +11,8 @@ use std::{
 };
 use tokio::time::Instant;
 
-type Action = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+type Action =
+    Box<dyn FnOnce(Instant) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send>;
 
 /// The cleanups of a run, shared between the flow (which adds and dismisses them) and the job
 /// (which runs what is left).
@@ -45,16 +46,19 @@ pub struct Report {
 
 impl Cleanups {
     /// Registers `action`, described by `what` ("temporary SSH user ssh-abc123", as the user
-    /// would look for it), to run when the job ends unless dismissed before.
-    pub fn add(
-        &self,
-        what: impl Into<String>,
-        action: impl Future<Output = anyhow::Result<()>> + Send + 'static,
-    ) -> CleanupId {
+    /// would look for it), to run when the job ends unless dismissed before. It is handed the
+    /// end of the grace: the run's deadline may have passed, so its requests need a policy with
+    /// this deadline instead (`api::Policy::until`).
+    pub fn add<F, Fut>(&self, what: impl Into<String>, action: F) -> CleanupId
+    where
+        F: FnOnce(Instant) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
         let mut registry = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         registry.next += 1;
         let id = registry.next;
-        registry.pending.push((id, what.into(), Box::pin(action)));
+        let action: Action = Box::new(move |grace_end| Box::pin(action(grace_end)));
+        registry.pending.push((id, what.into(), action));
         CleanupId(id)
     }
 
@@ -107,7 +111,7 @@ impl Cleanups {
                     stopped = Some("the cleanup ran out of time");
                     report.left.push(format!("{what} (the cleanup ran out of time)"));
                 }
-                result = action => match result {
+                result = action(grace_end) => match result {
                     Ok(()) => report.done.push(what),
                     Err(e) => report.left.push(format!("{what} ({e:#})")),
                 },
@@ -128,15 +132,15 @@ mod tests {
         let order = Arc::new(Mutex::new(Vec::new()));
         for name in ["first", "second"] {
             let order = order.clone();
-            cleanups.add(format!("thing {name}"), async move {
+            cleanups.add(format!("thing {name}"), move |_| async move {
                 order.lock().unwrap().push(name);
                 Ok(())
             });
         }
-        cleanups.add("temporary user u-1", async {
+        cleanups.add("temporary user u-1", |_| async {
             Err(anyhow::anyhow!("HTTP 500: try later"))
         });
-        let dismissed = cleanups.add("nothing", async { panic!("dismissed, never run") });
+        let dismissed = cleanups.add("nothing", |_| async { panic!("dismissed, never run") });
         cleanups.dismiss(dismissed);
         let report = cleanups
             .run(
@@ -153,11 +157,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_grace_bounds_all_cleanups_together() {
         let cleanups = Cleanups::default();
-        cleanups.add("slow one", async {
+        cleanups.add("slow one", |_| async {
             tokio::time::sleep(Duration::from_secs(4)).await;
             Ok(())
         });
-        cleanups.add("hanging one", async {
+        cleanups.add("hanging one", |_| async {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Ok(())
         });
@@ -179,7 +183,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_second_signal_ends_the_grace_at_once() {
         let cleanups = Cleanups::default();
-        cleanups.add("deployment d-1", async {
+        let handed = Arc::new(Mutex::new(None));
+        let seen = handed.clone();
+        cleanups.add("deployment d-1", move |grace_end| async move {
+            *seen.lock().unwrap() = Some(grace_end);
             tokio::time::sleep(Duration::from_secs(3)).await;
             Ok(())
         });
@@ -194,6 +201,11 @@ mod tests {
         assert_eq!(
             report.left,
             ["deployment d-1 (a second signal ended the cleanup)"]
+        );
+        assert_eq!(
+            *handed.lock().unwrap(),
+            Some(start + Duration::from_secs(6)),
+            "the cleanup is told the end of the grace, to send its requests by"
         );
     }
 }

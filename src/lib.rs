@@ -10,6 +10,7 @@ pub mod cloudfoundry;
 pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod files;
 pub mod help;
 pub mod http;
 pub mod job;

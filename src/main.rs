@@ -66,11 +66,14 @@ fn simulator(args: &[&str]) -> ExitCode {
 
 fn block_on<T>(future: impl Future<Output = T>) -> T {
     // One thread: berth waits on the network, it does not compute.
-    tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("starting the async runtime")
-        .block_on(future)
+        .expect("starting the async runtime");
+    let output = runtime.block_on(future);
+    // A blocking task cut off by a signal or the deadline (zipping a large tree) is not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    output
 }
 
 #[cfg(feature = "sim")]

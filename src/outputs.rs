@@ -129,10 +129,14 @@ impl Outputs {
     /// so the one place their text is scrubbed of secrets ([`crate::redact`]), whatever the
     /// platform echoed into an error.
     pub fn pairs(&self) -> Vec<(&'static str, Value)> {
+        // Free text is scrubbed; ids, names, paths and states are the platform's own fields and
+        // stay as they are, so that an app named like an environment value keeps its name.
         self.raw_pairs()
             .into_iter()
             .map(|(key, value)| match value {
-                Value::String(s) => (key, Value::String(crate::redact::scrub(&s))),
+                Value::String(s) if key == "error" => {
+                    (key, Value::String(crate::redact::scrub(&s)))
+                }
                 other => (key, other),
             })
             .collect()

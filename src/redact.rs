@@ -41,6 +41,14 @@ pub fn register(secret: &str) {
     let mut new = Vec::new();
     let trimmed = secret.trim();
     let mut values = vec![trimmed];
+    // A token given as `bearer …` (as `cf oauth-token` prints it) is sent without the prefix.
+    if let Some(bare) = trimmed
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("bearer "))
+        .map(|_| trimmed[7..].trim_start())
+    {
+        values.push(bare);
+    }
     if trimmed.contains(['\n', '\r']) {
         values.extend(trimmed.lines().map(str::trim));
     }
@@ -74,7 +82,13 @@ fn forms(value: &str) -> Vec<String> {
         .and_then(|j| j.strip_suffix('"'))
         .unwrap_or(value)
         .to_string();
-    let mut all = vec![value.to_string(), upper, lower, form, json];
+    // As an HTML page (a proxy's error page) writes it.
+    let html = value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let mut all = vec![value.to_string(), upper, lower, form, json, html];
     all.dedup();
     all
 }
@@ -156,13 +170,23 @@ fn userinfo(url: &str) -> Vec<String> {
 /// The values of `BERTH_ENVIRONMENT`, however it is written.
 fn environment_values(text: &str) -> Vec<String> {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
-        return map
-            .values()
-            .map(|v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
+        // Every value, and every string inside a nested one (a JSON credential, say).
+        fn strings(value: &serde_json::Value, into: &mut Vec<String>) {
+            match value {
+                serde_json::Value::String(s) => into.push(s.clone()),
+                serde_json::Value::Array(items) => items.iter().for_each(|v| strings(v, into)),
+                serde_json::Value::Object(map) => map.values().for_each(|v| strings(v, into)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        for value in map.values() {
+            if !value.is_string() {
+                found.push(value.to_string());
+            }
+            strings(value, &mut found);
+        }
+        return found;
     }
     text.lines()
         .map(|line| match line.split_once('=') {
@@ -223,6 +247,16 @@ mod tests {
     }
 
     #[test]
+    fn a_bearer_token_is_known_without_its_prefix_and_html_escaped() {
+        register("Bearer tok-a<b>&c");
+        assert_eq!(
+            scrub("authorization: bearer tok-a<b>&c"),
+            "authorization: bearer ***"
+        );
+        assert_eq!(scrub("<pre>tok-a&lt;b&gt;&amp;c</pre>"), "<pre>***</pre>");
+    }
+
+    #[test]
     fn short_values_are_left_alone() {
         register("on");
         assert_eq!(scrub("turn it on"), "turn it on");
@@ -250,6 +284,11 @@ mod tests {
         assert!(found.contains(&"Y2lAY29ycDpwQHNz".to_string()), "{found:?}");
         assert!(found.contains(&"alpha-1".to_string()));
         assert!(found.contains(&"42".to_string()));
+        let nested = secrets_in_env(env(&[(
+            "BERTH_ENVIRONMENT",
+            r#"{"CREDS": {"user": "u-1", "keys": ["key-one"]}}"#,
+        )]));
+        assert!(nested.contains(&"key-one".to_string()), "{nested:?}");
         assert!(!found.iter().any(|s| s == "not-secret"));
         let lines = secrets_in_env(env(&[("BERTH_ENVIRONMENT", "A=one-1\nB = two-2")]));
         assert_eq!(lines, ["one-1", "two-2"]);

@@ -69,7 +69,7 @@ fn a_request_started_before_the_deadline_does_not_outlive_it() {
     let started = Instant::now();
     let run = run(&env);
     assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(started.elapsed() < Duration::from_millis(3200));
+    assert!(started.elapsed() < Duration::from_millis(3500));
     assert!(
         !run.out("id").is_empty(),
         "what was created is still reported"
@@ -132,7 +132,7 @@ fn a_second_signal_ends_the_grace_at_once() {
         stopped.stderr
     );
     assert!(
-        stopped.stopped_in < Duration::from_millis(1500),
+        stopped.stopped_in < Duration::from_millis(2500),
         "the second signal ended the wait for the write: {:?}",
         stopped.stopped_in
     );
@@ -147,7 +147,7 @@ fn a_timeout_while_waiting_names_the_wait_and_the_last_state() {
     let started = Instant::now();
     let run = run(&env);
     assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(started.elapsed() < Duration::from_millis(3200));
+    assert!(started.elapsed() < Duration::from_millis(3500));
     let error = run.out("error");
     assert!(error.contains("timed out after 2."), "{error}");
     assert!(

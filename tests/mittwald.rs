@@ -585,3 +585,20 @@ fn an_installation_beyond_the_first_page_is_found() {
         .count();
     assert_eq!(lists, 2, "two pages of 100");
 }
+
+#[test]
+fn a_dry_run_over_a_ready_installation_reports_pending() {
+    let sim = sim(0);
+    let first = run(&mittwald_env(&sim, "dry over ready"));
+    assert_eq!(first.out("status"), "ready", "{}", first.stderr);
+    let mut env = mittwald_env(&sim, "dry over ready");
+    set(&mut env, "BERTH_DRY_RUN", "true");
+    let dry = run(&env);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(dry.json["dry_run"], true);
+    assert_eq!(
+        dry.out("status"),
+        "pending",
+        "a dry run is pending (CONTRACT)"
+    );
+}

@@ -211,6 +211,15 @@ fn secrets_the_platform_echoes_back_are_not_printed() {
         assert_eq!(run_.code, 1, "uaa client {kind}: {}", run_.stderr);
         everything.push_str(&run_.everything());
 
+        // A token given as `cf oauth-token` prints it ("bearer …"), echoed by the first list.
+        let mut e = cf_env(&sim, &format!("echo-given-{kind}"));
+        unset(&mut e, "BERTH_CF_USERNAME");
+        unset(&mut e, "BERTH_CF_PASSWORD");
+        set(&mut e, "BERTH_API_TOKEN", &format!("Bearer {TOKEN}"));
+        sim.inject(echo(kind, "GET", "/cf/v2/apps"));
+        let run_ = run(&e);
+        everything.push_str(&run_.everything());
+
         // Cloud Controller: the UAA-issued token and the environment values, echoed by the
         // create.
         let mut e = cf_env(&sim, &format!("echo-cc-{kind}"));

@@ -123,3 +123,27 @@ fn a_given_token_that_expired_says_so_and_names_the_input() {
     );
     assert!(!run.everything().contains(TOKEN));
 }
+
+#[test]
+fn a_token_refused_during_the_upload_is_renewed_and_the_bits_sent_again() {
+    let sim = cf_sim(|_| {});
+    sim.inject(invalid_token("PUT", "/cf/v2/apps/"));
+    let app = app_dir();
+    let mut env = cf_env(&sim, "refused-upload");
+    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        token_requests(&sim.requests()),
+        ["password", "refresh_token"]
+    );
+    let uploads = sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/bits"))
+        .count();
+    assert_eq!(
+        uploads, 2,
+        "the streamed upload was sent again with the new token"
+    );
+}

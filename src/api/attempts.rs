@@ -120,7 +120,8 @@ where
         if let Some(found) = look_up().await? {
             return Ok(Created::New(found));
         }
-        if stopping() || !attempts.pause("nothing was made", None).await {
+        // Asked before and after the pause: a signal during it must not be followed by a send.
+        if stopping() || !attempts.pause("nothing was made", None).await || stopping() {
             return Err(anyhow::Error::new(e))
                 .context(what.to_string())
                 .map_err(Failure::from);
@@ -219,6 +220,30 @@ mod tests {
         let (refused, sent) = scripted(vec![Err(error(422, None))], None, false).await;
         assert!(refused.is_err());
         assert_eq!(sent, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_signal_during_the_pause_stops_the_next_send() {
+        let stopping = Cell::new(false);
+        let sent = Cell::new(0);
+        let result = create_once(
+            "creating it",
+            Instant::now() + Duration::from_secs(60),
+            || stopping.get(),
+            |_| false,
+            || {
+                sent.set(sent.get() + 1);
+                async { Err::<u32, _>(error(502, None)) }
+            },
+            || {
+                // The look-up comes before the pause: the signal lands during it.
+                stopping.set(sent.get() == 1);
+                async { Ok(None) }
+            },
+        )
+        .await;
+        assert!(result.is_err());
+        assert_eq!(sent.get(), 1, "nothing is sent after the signal");
     }
 
     #[tokio::test(start_paused = true)]

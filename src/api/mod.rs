@@ -328,7 +328,8 @@ fn describe_json(json: &serde_json::Value) -> Option<(Option<String>, String)> {
 
 /// The start of a body, on one line, for messages.
 fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    // Scrubbed before it is cut or folded: a secret cut in half would no longer be known.
+    let text = crate::redact::scrub(&String::from_utf8_lossy(body));
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match one_line.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &one_line[..i]),

@@ -267,8 +267,9 @@ fn too_large(original: &Response) -> Response {
 /// An answer berth makes up itself, carrying `message` (see [`synthetic_error`]).
 fn synthetic(status: StatusCode, message: &str) -> Response {
     let mut headers = HeaderMap::new();
-    // A header holds visible ASCII only; the message is for people, so `?` will do.
-    let message: String = message
+    // A header holds visible ASCII only; the message is for people, so `?` will do. Scrubbed
+    // first: a secret with a replaced character would no longer be known.
+    let message: String = crate::redact::scrub(message)
         .chars()
         .map(|c| {
             if c == ' ' || c.is_ascii_graphic() {

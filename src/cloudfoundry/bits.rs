@@ -42,18 +42,9 @@ pub fn archive(path: &Path, exclude: &[String]) -> Result<Archive> {
         let len = file.metadata()?.len();
         return Ok(Archive { file, len });
     }
-    let ignored = ignored(path, exclude)?;
+    let excluded = crate::files::exclusions(path, exclude)?;
     let mut zip = ZipWriter::new(tempfile::tempfile().context("making a temporary file")?);
-    let walk = walkdir::WalkDir::new(path)
-        .sort_by_file_name()
-        .min_depth(1)
-        .into_iter()
-        .filter_entry(|entry| {
-            let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
-            !ignored
-                .matched_path_or_any_parents(relative, entry.file_type().is_dir())
-                .is_ignore()
-        });
+    let walk = crate::files::walk(path, &excluded);
     for entry in walk {
         let entry = entry.with_context(|| format!("reading {}", path.display()))?;
         let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
@@ -91,24 +82,6 @@ pub fn archive(path: &Path, exclude: &[String]) -> Result<Archive> {
     Ok(Archive { file, len })
 }
 
-/// What is not uploaded: `exclude` (gitignore patterns relative to the directory), and the
-/// patterns of a `.cfignore` in it, as `cf push` reads it.
-fn ignored(dir: &Path, exclude: &[String]) -> Result<ignore::gitignore::Gitignore> {
-    let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
-    for pattern in exclude {
-        builder
-            .add_line(None, pattern)
-            .with_context(|| format!("BERTH_EXCLUDE pattern {pattern:?}"))?;
-    }
-    let cfignore = dir.join(".cfignore");
-    if cfignore.is_file()
-        && let Some(e) = builder.add(&cfignore)
-    {
-        return Err(anyhow::Error::new(e).context(format!("reading {}", cfignore.display())));
-    }
-    Ok(builder.build()?)
-}
-
 #[cfg(unix)]
 fn mode(entry: &walkdir::DirEntry) -> u32 {
     use std::os::unix::fs::PermissionsExt;
@@ -126,7 +99,9 @@ fn mode(entry: &walkdir::DirEntry) -> u32 {
     }
 }
 
-/// Sends the archive, streamed from its file; answers the job to follow.
+/// Sends the archive, streamed from its file; answers the job to follow. A streamed body cannot
+/// be replayed by the retry layer, so a 401 (the token expired during the upload; it has been
+/// renewed by then) is answered here: the file is rewound and sent once more.
 pub async fn upload(
     http: &reqwest::Client,
     policy: &crate::api::Policy,
@@ -135,25 +110,39 @@ pub async fn upload(
     archive: Archive,
 ) -> Result<Job> {
     let url = format!("{api_url}/v2/apps/{guid}/bits?async=true");
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(archive.file));
-    let application = reqwest::multipart::Part::stream_with_length(
-        reqwest::Body::wrap_stream(stream),
-        archive.len,
-    )
-    .file_name("application.zip")
-    .mime_str("application/zip")?;
-    // No resource matching: `resources` lists none of the files as already known.
-    let form = reqwest::multipart::Form::new()
-        .text("resources", "[]")
-        .part("application", application);
-    // A streamed body cannot be replayed, so this request is sent once, and a large archive on
-    // a slow link may take the rest of the run's time rather than the usual per-request limit.
-    let time_left = policy
-        .deadline
-        .saturating_duration_since(tokio::time::Instant::now())
-        .max(crate::http::REQUEST_TIMEOUT);
-    let request = http.put(&url).timeout(time_left).multipart(form).build()?;
-    let response = crate::api::send_plain(http, request, policy, "the API").await?;
+    let mut sent = 0;
+    let response = loop {
+        sent += 1;
+        let mut file = archive
+            .file
+            .try_clone()
+            .context("reading the zip archive")?;
+        file.seek(SeekFrom::Start(0))?;
+        let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+        let application = reqwest::multipart::Part::stream_with_length(
+            reqwest::Body::wrap_stream(stream),
+            archive.len,
+        )
+        .file_name("application.zip")
+        .mime_str("application/zip")?;
+        // No resource matching: `resources` lists none of the files as already known.
+        let form = reqwest::multipart::Form::new()
+            .text("resources", "[]")
+            .part("application", application);
+        // A large archive on a slow link may take the rest of the run's time rather than the
+        // usual per-request limit.
+        let time_left = policy
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(crate::http::REQUEST_TIMEOUT);
+        let request = http.put(&url).timeout(time_left).multipart(form).build()?;
+        match crate::api::send_plain(http, request, policy, "the API").await {
+            Err(e) if e.status == Some(401) && sent == 1 && policy.credentials.is_some() => {
+                crate::ci::info("the upload's token was refused; sending the bits again");
+            }
+            other => break other?,
+        }
+    };
     let job: JobResource = response
         .json()
         .await

@@ -394,7 +394,12 @@ impl Pusher<'_> {
     }
 
     async fn upload(&self, guid: &str, path: &std::path::Path) -> Result<(), Failure> {
-        let zip = bits::archive(path, &self.target.exclude)
+        // Zipping a large tree takes a while: off the one async thread, so that signals and the
+        // deadline are still seen meanwhile.
+        let (dir, exclude) = (path.to_path_buf(), self.target.exclude.clone());
+        let zip = tokio::task::spawn_blocking(move || bits::archive(&dir, &exclude))
+            .await
+            .map_err(|e| anyhow!("packing BERTH_PATH stopped: {e}"))?
             .with_context(|| format!("packing BERTH_PATH {}", path.display()))?;
         let size = zip.len;
         ci::info(format_args!(

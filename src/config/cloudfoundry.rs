@@ -232,12 +232,16 @@ pub(super) fn parse(
         parsed
     });
 
+    let exclude = raw
+        .exclude
+        .as_deref()
+        .map_or_else(|| vec![".git".to_string()], patterns);
     let path = raw.path.map(PathBuf::from).inspect(|path| {
         let zip = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
         let problem = if path.is_dir() {
-            unreadable_in(path)
+            unreadable_in(path, &exclude)
         } else if zip && path.is_file() {
             not_a_zip(path)
         } else {
@@ -309,11 +313,6 @@ pub(super) fn parse(
             "registry credentials need BERTH_DOCKER_IMAGE",
         );
     }
-    let exclude = raw
-        .exclude
-        .as_deref()
-        .map_or_else(|| vec![".git".to_string()], patterns);
-
     // The cf CLI's variables count only where berth's own deadline is not set.
     let minutes = |var: &'static str, p: &mut Problems| -> Option<Duration> {
         let text = vars.get(var)?;
@@ -489,11 +488,15 @@ fn pair(
     }
 }
 
-/// Why the directory cannot be uploaded whole, if it cannot: the first entry that cannot be
-/// listed or opened. Checked before any request, so that no app is created for bits that never
-/// go up.
-fn unreadable_in(dir: &std::path::Path) -> Option<String> {
-    for entry in walkdir::WalkDir::new(dir) {
+/// Why the directory cannot be uploaded whole, if it cannot: the first entry that goes up but
+/// cannot be listed or opened. Checked before any request, so that no app is created for bits
+/// that never go up; what `exclude` leaves out is not looked at.
+fn unreadable_in(dir: &std::path::Path, exclude: &[String]) -> Option<String> {
+    let excluded = match crate::files::exclusions(dir, exclude) {
+        Ok(excluded) => excluded,
+        Err(e) => return Some(format!("{e:#}")),
+    };
+    for entry in crate::files::walk(dir, &excluded) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {

@@ -141,15 +141,16 @@ impl Installer<'_> {
                 )),
                 _ => {}
             }
-            // Ready and nothing to do: done. (Any write makes it busy again.)
-            if steps.is_empty() && is_ready(existing) {
-                self.progress.update(|o| o.status = Status::Ready);
-            }
         }
         if self.common.dry_run {
+            // A dry run reports `pending`, whatever it found (CONTRACT).
             self.progress.update(|o| o.dry_run = true);
             self.print_plan(existing.as_ref(), &steps, &version);
             return Ok(());
+        }
+        // Ready and nothing to do: done. (Any write makes it busy again.)
+        if steps.is_empty() && existing.as_ref().is_some_and(is_ready) {
+            self.progress.update(|o| o.status = Status::Ready);
         }
 
         // The installation the steps apply to, and the event tag of our last write to it.
@@ -656,8 +657,9 @@ struct Page {
 
 /// Whether another page may follow. An empty page ends the list. The total, when the server
 /// says it, decides (it also covers pages shorter than their size). Without it, a page shorter
-/// than its size ends the list: the size is the server's limit when it reports one smaller than
-/// berth asked for (it caps pages), else berth's own.
+/// than its size ends the list, where the size is the server's limit as it reports it (capped
+/// at what berth asked for). A server that says neither may cap pages silently: only an empty
+/// page ends its list (one more request, against a duplicate).
 fn list_goes_on(page: &Page) -> bool {
     if page.count == 0 {
         return false;
@@ -665,11 +667,10 @@ fn list_goes_on(page: &Page) -> bool {
     if let Some(total) = page.total {
         return page.read < total;
     }
-    let size = page
-        .limit
-        .filter(|&l| l > 0)
-        .map_or(PAGE_SIZE, |l| l.min(PAGE_SIZE));
-    page.count >= size
+    match page.limit.filter(|&l| l > 0) {
+        Some(limit) => page.count >= limit.min(PAGE_SIZE),
+        None => true,
+    }
 }
 
 /// Ready = phase `ready` and the current version is the desired one (the Terraform provider's
@@ -757,9 +758,9 @@ mod tests {
         // No total: a full page of the server's capped size goes on; a short one ends it.
         assert!(list_goes_on(&page(10, 10, Some(10), None)));
         assert!(!list_goes_on(&page(6, 26, Some(10), None)));
-        // No limit said: berth's own page size.
+        // Neither said: the server may cap silently, so only an empty page ends the list.
         assert!(list_goes_on(&page(PAGE_SIZE, PAGE_SIZE, None, None)));
-        assert!(!list_goes_on(&page(10, 10, None, None)));
+        assert!(list_goes_on(&page(10, 10, None, None)));
         // A limit above what berth asked for changes nothing.
         assert!(list_goes_on(&page(PAGE_SIZE, PAGE_SIZE, Some(1000), None)));
         assert!(!list_goes_on(&page(40, 40, Some(1000), None)));
