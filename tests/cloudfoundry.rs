@@ -581,3 +581,45 @@ fn a_zip_path_that_is_not_a_zip_archive_is_refused_before_any_request() {
             .any(|r| r.method == "PUT" && r.path.ends_with("/bits"))
     );
 }
+
+#[test]
+fn the_space_and_the_stack_by_name_are_looked_up_with_reads_only() {
+    use berth_sim::cloudfoundry::{DEFAULT_CF_ORG_NAME, DEFAULT_CF_SPACE_NAME, DEFAULT_STACK_GUID};
+    let sim = cf_sim(|_| {});
+    let mut env = cf_env(&sim, "by-name");
+    unset(&mut env, "BERTH_SPACE_GUID");
+    set(&mut env, "BERTH_CF_ORG", DEFAULT_CF_ORG_NAME);
+    set(&mut env, "BERTH_CF_SPACE", DEFAULT_CF_SPACE_NAME);
+    set(&mut env, "BERTH_STACK", "cflinuxfs4");
+    let first = run(&env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let created: Vec<_> = cf_writes(&sim)
+        .into_iter()
+        .filter(|w| w.method == "POST" && w.path.ends_with("/v2/apps"))
+        .collect();
+    assert_eq!(created.len(), 1);
+    assert_eq!(body(&created[0])["space_guid"], SPACE);
+    assert_eq!(body(&created[0])["stack_guid"], DEFAULT_STACK_GUID);
+
+    // Names nothing matches: exit 2 naming the variable, and nothing written.
+    for (var, value) in [
+        ("BERTH_CF_ORG", "no-such-org"),
+        ("BERTH_CF_SPACE", "no-such-space"),
+        ("BERTH_STACK", "cflinuxfs1"),
+    ] {
+        sim.clear_requests();
+        let mut bad = env.clone();
+        set(&mut bad, "BERTH_NAME", "by-name-unknown");
+        set(&mut bad, var, value);
+        let run = run(&bad);
+        assert_eq!(run.code, 2, "{var}: {}", run.stderr);
+        assert!(run.out("error").contains(var), "{var}: {}", run.stderr);
+        assert!(
+            cf_writes(&sim)
+                .iter()
+                .all(|w| w.path.ends_with("/oauth/token")),
+            "{var}: reads only: {:?}",
+            cf_writes(&sim)
+        );
+    }
+}
