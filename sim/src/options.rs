@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::cloudfoundry;
+use crate::cloudfoundry::{self, CfOrg, CfSpace, CfStack};
 
 /// The API token the simulator accepts unless [`SimOptions::token`] says otherwise.
 pub const DEFAULT_TOKEN: &str = "sim-token";
@@ -80,14 +80,28 @@ pub struct SimOptions {
     /// Cloud Foundry: v2 is switched off, as by default since CAPI 1.201.0: `/v2/info` answers
     /// with an empty `api_version`, every other `/v2/*` route 404 "V2 endpoints disabled".
     pub cf_v2_disabled: bool,
-    /// Cloud Foundry: app lists answer at most this many results per page (at least 1),
-    /// whatever `results-per-page` asks for; `total_pages`, `next_url` and `prev_url` follow
-    /// the smaller page, as the Cloud Controller writes them. `None`: as asked (up to 100).
+    /// Cloud Foundry: lists answer at most this many results per page (at least 1), whatever
+    /// `results-per-page` (v2) or `per_page` (v3) asks for; the page counts and links follow
+    /// the smaller page, as the Cloud Controller writes them. `None`: as asked (up to 100 in
+    /// v2, 5000 in v3).
     pub cf_page_cap: Option<usize>,
-    /// Cloud Foundry: app lists ignore their `q` filters and list apps of every name and space
-    /// (still validated, and kept in `next_url`), as a misbehaving proxy or an older Cloud
-    /// Controller might: a client has to check what it was given.
+    /// Cloud Foundry: lists ignore their filters (v2 `q`, v3 `names`, `space_guids`, ...) and
+    /// list every item, e.g. apps of every name and space (the filters are still validated,
+    /// and kept in the page links), as a misbehaving proxy or an older Cloud Controller
+    /// might: a client has to check what it was given.
     pub cf_list_ignores_filters: bool,
+    /// Cloud Foundry: the organizations (`[{"guid", "name"}]`). By default one,
+    /// [`DEFAULT_CF_ORG_NAME`](crate::cloudfoundry::DEFAULT_CF_ORG_NAME).
+    pub cf_orgs: Vec<CfOrg>,
+    /// Cloud Foundry: the spaces (`[{"guid", "name", "organization_guid"}]`). By default one,
+    /// [`DEFAULT_CF_SPACE_GUID`](crate::cloudfoundry::DEFAULT_CF_SPACE_GUID) named `dev` in
+    /// the default organization. v3 creates apps only in these; v2 takes any space guid.
+    pub cf_spaces: Vec<CfSpace>,
+    /// Cloud Foundry: the stacks (`[{"guid", "name", "description"}]`); the first is the
+    /// default of v3 apps that name none. By default `cflinuxfs4`
+    /// ([`DEFAULT_STACK_GUID`](crate::cloudfoundry::DEFAULT_STACK_GUID)) and `cflinuxfs3`
+    /// ([`CFLINUXFS3_STACK_GUID`](crate::cloudfoundry::CFLINUXFS3_STACK_GUID)).
+    pub cf_stacks: Vec<CfStack>,
     /// Cloud Foundry: every Cloud Controller response carries this in `X-Cf-Warnings`
     /// (form-encoded; each line one warning, comma-separated like the platform does).
     pub cf_warnings: Option<String>,
@@ -126,6 +140,9 @@ impl Default for SimOptions {
             cf_v2_disabled: false,
             cf_page_cap: None,
             cf_list_ignores_filters: false,
+            cf_orgs: cloudfoundry::default_orgs(),
+            cf_spaces: cloudfoundry::default_spaces(),
+            cf_stacks: cloudfoundry::default_stacks(),
             cf_warnings: None,
             seed: DEFAULT_SEED,
         }
@@ -280,6 +297,9 @@ mod unit {
                 "cf_v2_disabled",
                 "cf_page_cap",
                 "cf_list_ignores_filters",
+                "cf_orgs",
+                "cf_spaces",
+                "cf_stacks",
                 "cf_warnings",
                 "seed",
             ]

@@ -431,6 +431,7 @@ async fn root_and_info_point_clients_at_uaa_without_a_token() {
         assert_eq!(links["login"]["href"], sim.handle.uaa_url());
         assert!(links["network_policy_v1"]["href"].is_string());
         assert!(links.get("logging").is_some());
+        assert!(links["log_cache"]["href"].is_string());
     }
 }
 
@@ -1233,6 +1234,103 @@ async fn disabled_v2_answers_an_empty_api_version_and_plain_404s() {
     assert_eq!(apps.text().await.unwrap(), "V2 endpoints disabled");
     let root = sim.get("/").await;
     assert_eq!(root.status(), StatusCode::OK, "the root document stays");
+    let root: Value = root.json().await.unwrap();
+    let links = root["links"].as_object().unwrap();
+    assert!(
+        !links.contains_key("cloud_controller_v2"),
+        "v2 is not offered: {links:?}"
+    );
+    assert_eq!(
+        links["cloud_controller_v3"]["href"],
+        format!("{}/v3", sim.handle.cf_url())
+    );
+    assert_eq!(links["uaa"]["href"], sim.handle.uaa_url());
+    assert_eq!(
+        links["log_cache"]["href"],
+        format!("{}/log-cache", sim.handle.url())
+    );
+    let orgs = sim.get("/v2/organizations").await;
+    assert_eq!(orgs.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn orgs_spaces_and_stacks_are_listed_by_name() {
+    let sim = Cf::start(quick()).await;
+    let orgs = sim
+        .get_json(&format!("/v2/organizations?q=name:{DEFAULT_CF_ORG_NAME}"))
+        .await;
+    assert_eq!(orgs["total_results"], 1);
+    let org = &orgs["resources"][0];
+    assert_eq!(org["metadata"]["guid"], DEFAULT_CF_ORG_GUID);
+    assert_eq!(
+        org["metadata"]["url"],
+        format!("/v2/organizations/{DEFAULT_CF_ORG_GUID}")
+    );
+    assert_eq!(org["entity"]["name"], DEFAULT_CF_ORG_NAME);
+    assert_eq!(org["entity"]["status"], "active");
+    let none = sim.get_json("/v2/organizations?q=name:nope").await;
+    assert_eq!(none["total_results"], 0);
+    assert_eq!(none["resources"], json!([]));
+
+    let spaces = sim
+        .get_json(&format!(
+            "/v2/spaces?q=name:{DEFAULT_CF_SPACE_NAME}&q=organization_guid:{DEFAULT_CF_ORG_GUID}"
+        ))
+        .await;
+    assert_eq!(spaces["total_results"], 1);
+    assert_eq!(
+        spaces["resources"][0]["metadata"]["guid"],
+        DEFAULT_CF_SPACE_GUID
+    );
+    assert_eq!(
+        spaces["resources"][0]["entity"]["organization_guid"],
+        DEFAULT_CF_ORG_GUID
+    );
+    let elsewhere = sim
+        .get_json(&format!(
+            "/v2/spaces?q=name:{DEFAULT_CF_SPACE_NAME}&q=organization_guid:{OTHER_SPACE}"
+        ))
+        .await;
+    assert_eq!(elsewhere["total_results"], 0);
+
+    let stacks = sim.get_json("/v2/stacks").await;
+    assert_eq!(stacks["total_results"], 2);
+    let fs3 = sim.get_json("/v2/stacks?q=name:cflinuxfs3").await;
+    assert_eq!(
+        fs3["resources"][0]["metadata"]["guid"],
+        CFLINUXFS3_STACK_GUID
+    );
+    assert_eq!(fs3["resources"][0]["entity"]["name"], "cflinuxfs3");
+    let fs4 = sim
+        .get_json(&format!("/v2/stacks/{DEFAULT_STACK_GUID}"))
+        .await;
+    assert_eq!(fs4["entity"]["name"], "cflinuxfs4");
+
+    let missing = sim.get(&format!("/v2/spaces/{OTHER_SPACE}")).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        error_code(&missing.json().await.unwrap()),
+        ("CF-SpaceNotFound", 40004)
+    );
+    let bad = sim.get("/v2/stacks?q=color:blue").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    // The layout is the options': a foundation of its own, paged like app lists.
+    sim.handle.set_options(|options| {
+        options.cf_stacks.push(CfStack {
+            guid: "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6".to_owned(),
+            name: "windows".to_owned(),
+            description: "Windows Server".to_owned(),
+        });
+        options.cf_page_cap = Some(2);
+    });
+    let first = sim.get_json("/v2/stacks").await;
+    assert_eq!(first["total_results"], 3);
+    assert_eq!(first["total_pages"], 2);
+    let next = first["next_url"].as_str().unwrap();
+    assert!(next.starts_with("/v2/stacks?"), "{next}");
+    let second = sim.get_json(next).await;
+    assert_eq!(second["resources"][0]["entity"]["name"], "windows");
 }
 
 #[tokio::test]

@@ -45,6 +45,18 @@ pub(super) const UNPROCESSABLE_ENTITY: CfError = catalogue(10008, "Unprocessable
 const RATE_LIMIT_EXCEEDED: CfError =
     catalogue(10013, "RateLimitExceeded", 429, "Rate Limit Exceeded");
 const SERVICE_UNAVAILABLE: CfError = catalogue(10015, "ServiceUnavailable", 503, "%s");
+pub(super) const ORGANIZATION_NOT_FOUND: CfError = catalogue(
+    30003,
+    "OrganizationNotFound",
+    404,
+    "The organization could not be found: %s",
+);
+pub(super) const SPACE_NOT_FOUND: CfError = catalogue(
+    40004,
+    "SpaceNotFound",
+    404,
+    "The app space could not be found: %s",
+);
 pub(super) const APP_INVALID: CfError =
     catalogue(100001, "AppInvalid", 400, "The app is invalid: %s");
 pub(super) const APP_NAME_TAKEN: CfError =
@@ -75,6 +87,12 @@ pub(super) const NOT_STAGED: CfError =
     catalogue(170002, "NotStaged", 400, "App has not finished staging");
 pub(super) const INSTANCES_ERROR: CfError =
     catalogue(220001, "InstancesError", 400, "Instances error: %s");
+pub(super) const STACK_NOT_FOUND: CfError = catalogue(
+    250003,
+    "StackNotFound",
+    404,
+    "The stack could not be found: %s",
+);
 
 const fn catalogue(code: u32, name: &'static str, status: u16, message: &'static str) -> CfError {
     CfError {

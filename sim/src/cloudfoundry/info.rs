@@ -1,26 +1,23 @@
-//! Discovery: the root document (`GET /cf/`) and `GET /cf/v2/info`, which point a client at
-//! UAA.
+//! Discovery: the root document (`GET /cf/`), `GET /cf/v2/info` and `GET /cf/v3`, which point a
+//! client at UAA, log-cache and the resources.
 
 use serde_json::{Value, json};
 
-use super::{API_VERSION_V2, API_VERSION_V3, CF_PREFIX, UAA_PREFIX};
+use super::{API_VERSION_V2, API_VERSION_V3, CF_PREFIX, LOG_CACHE_PREFIX, UAA_PREFIX};
 use crate::options::SimOptions;
 
 const SSH_ENDPOINT: &str = "ssh.sim.invalid:2222";
 const SSH_FINGERPRINT: &str = "47:0d:d1:c8:c3:3d:0a:36:d1:49:2f:f2:90:27:31:d0";
 
-/// `GET /cf/`: the links a client discovers the platform from (`null` = not offered).
-pub(super) fn root(base_url: &str) -> Value {
+/// `GET /cf/`: the links a client discovers the platform from (`null` = not offered), in the
+/// Cloud Controller's order; `cloud_controller_v2` only while v2 is on, appended last as the
+/// Cloud Controller does.
+pub(super) fn root(options: &SimOptions, base_url: &str) -> Value {
     let api = format!("{base_url}{CF_PREFIX}");
     let uaa = format!("{base_url}{UAA_PREFIX}");
-    json!({
+    let mut body = json!({
         "links": {
             "self": { "href": api },
-            "bits_service": null,
-            "cloud_controller_v2": {
-                "href": format!("{api}/v2"),
-                "meta": { "version": API_VERSION_V2 },
-            },
             "cloud_controller_v3": {
                 "href": format!("{api}/v3"),
                 "meta": { "version": API_VERSION_V3 },
@@ -32,14 +29,21 @@ pub(super) fn root(base_url: &str) -> Value {
             "credhub": null,
             "routing": null,
             "logging": null,
-            "log_cache": null,
+            "log_cache": { "href": format!("{base_url}{LOG_CACHE_PREFIX}") },
             "log_stream": null,
             "app_ssh": {
                 "href": SSH_ENDPOINT,
                 "meta": { "host_key_fingerprint": SSH_FINGERPRINT, "oauth_client": "ssh-proxy" },
             },
         }
-    })
+    });
+    if !options.cf_v2_disabled {
+        body["links"]["cloud_controller_v2"] = json!({
+            "href": format!("{api}/v2"),
+            "meta": { "version": API_VERSION_V2 },
+        });
+    }
+    body
 }
 
 /// `GET /cf/v2/info`, keys as in reference 01.
@@ -79,4 +83,31 @@ pub(super) fn info(options: &SimOptions, base_url: &str) -> Value {
         "routing_endpoint": format!("{base_url}{CF_PREFIX}/routing"),
         "logging_endpoint": format!("ws://{host}{CF_PREFIX}/logging"),
     })
+}
+
+/// The resources `GET /cf/v3` links to: the ones the simulator serves, in the Cloud
+/// Controller's (alphabetical) order.
+const V3_RESOURCES: [&str; 8] = [
+    "apps",
+    "builds",
+    "droplets",
+    "organizations",
+    "packages",
+    "processes",
+    "spaces",
+    "stacks",
+];
+
+/// `GET /cf/v3`: links to the v3 resources (no token needed).
+pub(super) fn v3_root(base_url: &str) -> Value {
+    let v3 = format!("{base_url}{CF_PREFIX}/v3");
+    let mut links = serde_json::Map::new();
+    links.insert("self".to_owned(), json!({ "href": v3 }));
+    for resource in V3_RESOURCES {
+        links.insert(
+            resource.to_owned(),
+            json!({ "href": format!("{v3}/{resource}") }),
+        );
+    }
+    json!({ "links": links })
 }

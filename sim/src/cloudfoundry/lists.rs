@@ -1,5 +1,5 @@
-//! App lists: `q` filters, pages, and the `next_url` and `prev_url` links as the Cloud
-//! Controller writes them.
+//! v2 lists (apps; organizations, spaces and stacks): `q` filters, pages, and the `next_url` and
+//! `prev_url` links as the Cloud Controller writes them.
 
 use std::time::Instant;
 
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::CloudFoundry;
 use super::apps::App;
 use super::errors::BAD_QUERY_PARAMETER;
+use super::foundation::{v2_org, v2_space, v2_stack};
 use crate::options::SimOptions;
 use crate::request::{Reply, Request};
 
@@ -36,28 +37,16 @@ struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, app: &App) -> bool {
-        let actual = match self.attribute.as_str() {
-            "name" => app.name.clone(),
-            "space_guid" => app.space_guid.clone(),
-            "stack_guid" => app.stack_guid.clone(),
-            "diego" => app.diego.to_string(),
-            // The simulator has no organizations: every space belongs to whichever is asked for.
-            _ => return true,
-        };
-        self.values.contains(&actual)
+    /// Whether an item passes, `field` giving the item's value of an attribute; attributes an
+    /// item has no value for let it pass.
+    fn matches(&self, field: impl Fn(&str) -> Option<String>) -> bool {
+        field(&self.attribute).is_none_or(|actual| self.values.contains(&actual))
     }
 }
 
-/// `q=name:NAME` (repeatable, or joined with `;`), also `q=name IN a,b`.
-fn parse_filters(request: &Request) -> Result<Vec<Filter>, Reply> {
-    const ATTRIBUTES: [&str; 5] = [
-        "name",
-        "space_guid",
-        "organization_guid",
-        "diego",
-        "stack_guid",
-    ];
+/// `q=name:NAME` (repeatable, or joined with `;`), also `q=name IN a,b`; only `attributes`
+/// may be filtered on.
+fn parse_filters(request: &Request, attributes: &[&str]) -> Result<Vec<Filter>, Reply> {
     let mut filters = Vec::new();
     for (key, value) in &request.query {
         if key != "q" {
@@ -71,7 +60,7 @@ fn parse_filters(request: &Request) -> Result<Vec<Filter>, Reply> {
             } else {
                 return Err(BAD_QUERY_PARAMETER.reply(raw));
             };
-            if !ATTRIBUTES.contains(&attribute) {
+            if !attributes.contains(&attribute) {
                 return Err(BAD_QUERY_PARAMETER.reply(attribute));
             }
             filters.push(Filter {
@@ -145,6 +134,82 @@ impl Page {
     }
 }
 
+/// The attributes an app list filters on.
+const APP_ATTRIBUTES: [&str; 5] = [
+    "name",
+    "space_guid",
+    "organization_guid",
+    "diego",
+    "stack_guid",
+];
+
+/// An app's value of a filter attribute.
+fn app_field(app: &App, attribute: &str) -> Option<String> {
+    Some(match attribute {
+        "name" => app.name.clone(),
+        "space_guid" => app.space_guid.clone(),
+        "stack_guid" => app.stack_guid.clone(),
+        "diego" => app.diego.to_string(),
+        // Apps are not matched by organization: every space belongs to whichever is asked for.
+        _ => return None,
+    })
+}
+
+/// One page of `items` that pass the request's filters, as the v2 list at `path`.
+fn list<T>(
+    options: &SimOptions,
+    request: &Request,
+    path: &str,
+    attributes: &[&str],
+    items: impl Iterator<Item = T>,
+    field: impl Fn(&T, &str) -> Option<String>,
+    body: impl Fn(&T) -> Value,
+) -> Reply {
+    let mut filters = match parse_filters(request, attributes) {
+        Ok(filters) => filters,
+        Err(reply) => return reply,
+    };
+    if options.cf_list_ignores_filters {
+        // Checked above like any request, then dropped: the list has every item.
+        filters.clear();
+    }
+    let page = match Page::from_query(request, options.cf_page_cap) {
+        Ok(page) => page,
+        Err(reply) => return reply,
+    };
+    let mut matching: Vec<T> = items
+        .filter(|item| {
+            filters
+                .iter()
+                .all(|filter| filter.matches(|attribute| field(item, attribute)))
+        })
+        .collect();
+    if page.descending {
+        matching.reverse();
+    }
+    let total = matching.len();
+    let total_pages = total.div_ceil(page.size).max(1);
+    let resources: Vec<Value> = matching
+        .iter()
+        .skip((page.number - 1).saturating_mul(page.size))
+        .take(page.size)
+        .map(body)
+        .collect();
+    let link = |number: usize| page.url(path, number, request);
+    let prev_url = (page.number > 1).then(|| link(page.number - 1));
+    let next_url = (page.number < total_pages).then(|| link(page.number + 1));
+    Reply::json(
+        200,
+        &json!({
+            "total_results": total,
+            "total_pages": total_pages,
+            "prev_url": prev_url,
+            "next_url": next_url,
+            "resources": resources,
+        }),
+    )
+}
+
 impl CloudFoundry {
     pub(super) fn list_apps(
         &self,
@@ -153,53 +218,66 @@ impl CloudFoundry {
         space: Option<&str>,
         now: Instant,
     ) -> Reply {
-        let mut filters = match parse_filters(request) {
-            Ok(filters) => filters,
-            Err(reply) => return reply,
-        };
-        if options.cf_list_ignores_filters {
-            // Checked above like any request, then dropped: the list has every app.
-            filters.clear();
-        }
-        let page = match Page::from_query(request, options.cf_page_cap) {
-            Ok(page) => page,
-            Err(reply) => return reply,
-        };
-        let mut matching: Vec<&App> = self
-            .apps
-            .iter()
-            .filter(|app| space.is_none_or(|space| app.space_guid == space))
-            .filter(|app| filters.iter().all(|filter| filter.matches(app)))
-            .collect();
-        if page.descending {
-            matching.reverse();
-        }
-        let total = matching.len();
-        let total_pages = total.div_ceil(page.size).max(1);
-        let resources: Vec<Value> = matching
-            .iter()
-            .skip((page.number - 1).saturating_mul(page.size))
-            .take(page.size)
-            .map(|app| app.resource(now))
-            .collect();
         let path = match space {
             Some(space) => format!("/v2/spaces/{space}/apps"),
             None => "/v2/apps".to_owned(),
         };
-        let link = |number: usize| page.url(&path, number, request);
-        let prev_url = (page.number > 1).then(|| link(page.number - 1));
-        let next_url = (page.number < total_pages).then(|| link(page.number + 1));
-        Reply::json(
-            200,
-            &json!({
-                "total_results": total,
-                "total_pages": total_pages,
-                "prev_url": prev_url,
-                "next_url": next_url,
-                "resources": resources,
-            }),
+        let apps = self
+            .apps
+            .iter()
+            .filter(|app| space.is_none_or(|space| app.space_guid == space));
+        list(
+            options,
+            request,
+            &path,
+            &APP_ATTRIBUTES,
+            apps,
+            |app, attribute| app_field(app, attribute),
+            |app| app.resource(now),
         )
     }
+}
+
+/// `GET /v2/organizations`, filtered by `name`.
+pub(super) fn list_orgs(options: &SimOptions, request: &Request) -> Reply {
+    list(
+        options,
+        request,
+        "/v2/organizations",
+        &["name"],
+        options.cf_orgs.iter(),
+        |org, attribute| (attribute == "name").then(|| org.name.clone()),
+        |org| v2_org(org),
+    )
+}
+
+/// `GET /v2/spaces`, filtered by `name` and `organization_guid`.
+pub(super) fn list_spaces(options: &SimOptions, request: &Request) -> Reply {
+    list(
+        options,
+        request,
+        "/v2/spaces",
+        &["name", "organization_guid"],
+        options.cf_spaces.iter(),
+        |space, attribute| match attribute {
+            "name" => Some(space.name.clone()),
+            _ => Some(space.organization_guid.clone()),
+        },
+        |space| v2_space(space),
+    )
+}
+
+/// `GET /v2/stacks`, filtered by `name`.
+pub(super) fn list_stacks(options: &SimOptions, request: &Request) -> Reply {
+    list(
+        options,
+        request,
+        "/v2/stacks",
+        &["name"],
+        options.cf_stacks.iter(),
+        |stack, attribute| (attribute == "name").then(|| stack.name.clone()),
+        |stack| v2_stack(stack),
+    )
 }
 
 #[cfg(test)]

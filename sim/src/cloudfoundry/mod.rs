@@ -19,12 +19,18 @@
 mod apps;
 mod bits;
 mod errors;
+mod foundation;
 mod info;
 mod lists;
 mod messages;
 mod uaa;
 
 pub(crate) use errors::{cf_error_for_status, uaa_error_for_status};
+pub use foundation::{
+    CFLINUXFS3_STACK_GUID, CfOrg, CfSpace, CfStack, DEFAULT_CF_ORG_GUID, DEFAULT_CF_ORG_NAME,
+    DEFAULT_CF_SPACE_GUID, DEFAULT_CF_SPACE_NAME,
+};
+pub(crate) use foundation::{default_orgs, default_spaces, default_stacks};
 
 use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};
@@ -36,14 +42,18 @@ use crate::options::SimOptions;
 use crate::request::{Reply, Request};
 use apps::{App, instances};
 use bits::{Job, apply_bits, null_job};
-use errors::{APP_NOT_FOUND, NOT_FOUND};
-use info::{info, root};
+use errors::{APP_NOT_FOUND, NOT_FOUND, ORGANIZATION_NOT_FOUND, SPACE_NOT_FOUND, STACK_NOT_FOUND};
+use info::{info, root, v3_root};
+use lists::{list_orgs, list_spaces, list_stacks};
 use uaa::Issued;
 
 /// Path prefix of the Cloud Controller API: its base URL is `{sim}/cf`.
 pub const CF_PREFIX: &str = "/cf";
 /// Path prefix of UAA: the token endpoint is `{sim}/uaa/oauth/token`.
 pub const UAA_PREFIX: &str = "/uaa";
+/// Path prefix of log-cache (the root document's `links.log_cache`): it reads every app's log
+/// as empty, `GET {sim}/log-cache/api/v1/read/{app_guid}`.
+pub const LOG_CACHE_PREFIX: &str = "/log-cache";
 /// The user the password grant accepts unless [`SimOptions::cf_users`] says otherwise.
 pub const DEFAULT_CF_USER: &str = "admin";
 /// [`DEFAULT_CF_USER`]'s password.
@@ -82,6 +92,12 @@ enum Route<'a> {
     Instances(&'a str),
     Summary(&'a str),
     Job(&'a str),
+    ListOrgs,
+    GetOrg(&'a str),
+    ListSpaces,
+    GetSpace(&'a str),
+    ListStacks,
+    GetStack(&'a str),
 }
 
 fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
@@ -96,12 +112,18 @@ fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
         ("GET", ["v2", "apps", guid, "instances"]) => Route::Instances(guid),
         ("GET", ["v2", "apps", guid, "summary"]) => Route::Summary(guid),
         ("GET", ["v2", "jobs", guid]) => Route::Job(guid),
+        ("GET", ["v2", "organizations"]) => Route::ListOrgs,
+        ("GET", ["v2", "organizations", guid]) => Route::GetOrg(guid),
+        ("GET", ["v2", "spaces"]) => Route::ListSpaces,
+        ("GET", ["v2", "spaces", guid]) => Route::GetSpace(guid),
+        ("GET", ["v2", "stacks"]) => Route::ListStacks,
+        ("GET", ["v2", "stacks", guid]) => Route::GetStack(guid),
         _ => return None,
     })
 }
 
 impl CloudFoundry {
-    /// Answers `request` if it is under `/cf` or `/uaa`. `base_url` is the simulator's URL as
+    /// Answers `request` if it is under `/cf`, `/uaa` or `/log-cache`. `base_url` is the simulator's URL as
     /// the client reached it, for the absolute URLs of discovery documents.
     pub(crate) fn handle(
         &mut self,
@@ -116,6 +138,9 @@ impl CloudFoundry {
         } else if is_uaa(request) {
             let segments = request.segments();
             Some(self.uaa(options, request, &segments[1..]))
+        } else if is_log_cache(request) {
+            let segments = request.segments();
+            Some(self.log_cache(options, request, &segments[1..]))
         } else {
             None
         }
@@ -167,8 +192,9 @@ impl CloudFoundry {
         self.settle(now);
         let method = request.method.as_str();
         match (method, segments) {
-            ("GET", []) => return Reply::json(200, &root(base_url)),
+            ("GET", []) => return Reply::json(200, &root(options, base_url)),
             ("GET", ["v2", "info"]) => return Reply::json(200, &info(options, base_url)),
+            ("GET", ["v3"]) => return Reply::json(200, &v3_root(base_url)),
             (_, ["v2", ..]) if options.cf_v2_disabled => {
                 // capi-release's nginx blocks v2 with a plain-text 404 before the Cloud Controller.
                 return Reply::raw(404, "V2 endpoints disabled".to_owned())
@@ -205,7 +231,44 @@ impl CloudFoundry {
                     .map_or_else(null_job, |job| job.body(now));
                 Reply::json(200, &body)
             }
+            Route::ListOrgs => list_orgs(options, request),
+            Route::GetOrg(guid) => options
+                .cf_orgs
+                .iter()
+                .find(|org| org.guid.eq_ignore_ascii_case(guid))
+                .map_or_else(
+                    || ORGANIZATION_NOT_FOUND.reply(guid),
+                    |org| Reply::json(200, &foundation::v2_org(org)),
+                ),
+            Route::ListSpaces => list_spaces(options, request),
+            Route::GetSpace(guid) => foundation::space(options, guid).map_or_else(
+                || SPACE_NOT_FOUND.reply(guid),
+                |space| Reply::json(200, &foundation::v2_space(space)),
+            ),
+            Route::ListStacks => list_stacks(options, request),
+            Route::GetStack(guid) => foundation::stack_by_guid(options, guid).map_or_else(
+                || STACK_NOT_FOUND.reply(guid),
+                |stack| Reply::json(200, &foundation::v2_stack(stack)),
+            ),
         }
+    }
+}
+
+impl CloudFoundry {
+    /// log-cache's read endpoint, with the Cloud Controller's token: no app has logged anything
+    /// yet, so every read is an empty batch (a client must cope with missing lines anyway).
+    fn log_cache(&self, options: &SimOptions, request: &Request, segments: &[&str]) -> Reply {
+        let known = matches!(
+            (request.method.as_str(), segments),
+            ("GET", ["api", "v1", "read", _])
+        );
+        if !known {
+            return Reply::json(404, &json!({ "error": "not found" }));
+        }
+        if self.authorize(options, request).is_err() {
+            return Reply::json(401, &json!({ "error": "Unauthorized" }));
+        }
+        Reply::json(200, &json!({ "envelopes": { "batch": [] } }))
     }
 }
 
@@ -217,6 +280,14 @@ pub(crate) fn is_cloud_controller(request: &Request) -> bool {
 /// Whether `request` is for UAA (under [`UAA_PREFIX`]).
 pub(crate) fn is_uaa(request: &Request) -> bool {
     request.segments.first().is_some_and(|first| first == "uaa")
+}
+
+/// Whether `request` is for log-cache (under [`LOG_CACHE_PREFIX`]).
+pub(crate) fn is_log_cache(request: &Request) -> bool {
+    request
+        .segments
+        .first()
+        .is_some_and(|first| first == "log-cache")
 }
 
 /// The `X-Cf-Warnings` value for `text`: each line one warning, form-encoded like the Cloud
