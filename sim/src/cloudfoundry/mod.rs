@@ -23,6 +23,8 @@ mod foundation;
 mod info;
 mod lists;
 mod messages;
+mod sha256;
+mod staging;
 mod uaa;
 
 pub(crate) use errors::{cf_error_for_status, uaa_error_for_status};
@@ -70,10 +72,11 @@ pub const CF_CLI_CLIENT: &str = "cf";
 pub const DEFAULT_STACK_GUID: &str = "6f5d2c1e-3b2a-4c7e-9f0d-8a1b2c3d4e5f";
 /// `api_version` of `/v2/info` and `cloud_controller_v2.meta.version` of the root document.
 pub const API_VERSION_V2: &str = "2.293.0";
-/// `cloud_controller_v3.meta.version` of the root document (v3 itself is not simulated).
+/// `cloud_controller_v3.meta.version` of the root document.
 pub const API_VERSION_V3: &str = "3.128.0";
 
-/// The simulated platform state: issued tokens, apps and bits-upload jobs.
+/// The simulated platform state: issued tokens, apps (with their packages and builds), v2's
+/// bits-upload jobs and v3's jobs.
 #[derive(Default)]
 pub(crate) struct CloudFoundry {
     tokens: VecDeque<Issued>,
@@ -146,15 +149,15 @@ impl CloudFoundry {
         }
     }
 
-    /// Every app's body as `GET /v2/apps/{guid}` shows it, plus `_bits`: the uploaded byte count
-    /// and file names, or null.
+    /// Every app's body as `GET /v2/apps/{guid}` shows it, plus `_bits`: the newest uploaded
+    /// byte count and file names, or null.
     pub(crate) fn app_bodies(&mut self, now: Instant) -> Vec<Value> {
         self.settle(now);
         self.apps
             .iter()
             .map(|app| {
                 let mut body = app.resource(now);
-                body["_bits"] = match &app.bits {
+                body["_bits"] = match app.latest_bits(now) {
                     Some(bits) => json!({ "bytes": bits.bytes, "files": bits.files }),
                     None => Value::Null,
                 };
@@ -163,7 +166,8 @@ impl CloudFoundry {
             .collect()
     }
 
-    /// Lets finished uploads reach their apps, oldest first.
+    /// Lets finished v2 uploads reach their apps, oldest first, and finished v2 stagings give
+    /// their droplets to their apps.
     fn settle(&mut self, now: Instant) {
         for job in self.jobs.iter_mut() {
             if job.applied || !job.finished(now) {
@@ -173,12 +177,15 @@ impl CloudFoundry {
             if let Ok(bits) = &job.outcome
                 && let Some(app) = self.apps.iter_mut().find(|app| app.guid == job.app_guid)
             {
-                apply_bits(app, bits.clone());
+                apply_bits(app, bits.clone(), now);
             }
         }
         // A finished successful job answers the null job, like an unknown one: forget it.
         self.jobs
             .retain(|job| !(job.applied && job.outcome.is_ok()));
+        for app in &mut self.apps {
+            app.settle(now);
+        }
     }
 
     fn cloud_controller(
@@ -309,7 +316,7 @@ const FORM_KEEPS: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Ruby's `CGI.escape`: unreserved characters stay, a space becomes `+`, the rest `%XX`.
-fn form_encode(text: &str) -> String {
+pub(super) fn form_encode(text: &str) -> String {
     text.split(' ')
         .map(|words| utf8_percent_encode(words, FORM_KEEPS).to_string())
         .collect::<Vec<_>>()
