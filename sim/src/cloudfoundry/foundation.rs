@@ -21,7 +21,7 @@ pub const DEFAULT_CF_SPACE_GUID: &str = "6f0a3d1e-5b7c-4e2a-9f10-2d3c4b5a6e7f";
 /// [`DEFAULT_CF_SPACE_GUID`]'s name.
 pub const DEFAULT_CF_SPACE_NAME: &str = "dev";
 /// The older stack's guid (made up); the newer, `cflinuxfs4`, is
-/// [`DEFAULT_STACK_GUID`](super::DEFAULT_STACK_GUID).
+/// [`DEFAULT_STACK_GUID`].
 pub const CFLINUXFS3_STACK_GUID: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
 /// A quota definition every seeded organization points at (made up).
 pub(super) const QUOTA_GUID: &str = "dcb680a9-b190-4838-a3d2-b84aa17517a6";

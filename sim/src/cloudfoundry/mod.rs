@@ -1,20 +1,29 @@
-//! The simulated Cloud Foundry: the Cloud Controller API v2 under [`CF_PREFIX`] and its UAA under
-//! [`UAA_PREFIX`].
+//! The simulated Cloud Foundry: the Cloud Controller API v2 and v3 under [`CF_PREFIX`], its UAA
+//! under [`UAA_PREFIX`], and an empty log-cache under [`LOG_CACHE_PREFIX`].
 //!
 //! mittwald already owns `/v2/apps` at the root, so Cloud Foundry lives under a prefix: a client's
 //! API base URL is `{sim}/cf` and it discovers UAA at `{sim}/uaa` from `GET /cf/` or
-//! `GET /cf/v2/info`. Like the real platform, URLs inside bodies (`metadata.url`, `next_url`,
-//! `Location`) are relative to that API base.
+//! `GET /cf/v2/info`. Like the real platform, URLs inside v2 bodies (`metadata.url`, `next_url`,
+//! `Location`) are relative to that API base, v3's links absolute.
 //!
-//! Bodies follow the recorded responses in `shared/reference/cloudfoundry-v2/examples` key for
-//! key; errors follow the Cloud Controller's catalogue (`errors-v2.yml`). Where the docs are
+//! v2 and v3 are two views of one state, as on a real foundation: an app created through either
+//! is listed, changed, staged and started through both (v2's `instances`, `memory`,
+//! `environment_json` or `buildpack` are v3's web process, environment variables and
+//! lifecycle; a v2 upload is a package, a v2 start stages it in a build whose droplet becomes
+//! current). [`SimOptions::cf_v2_disabled`](crate::SimOptions::cf_v2_disabled) switches v2
+//! off, as foundations are by default since CAPI 1.201.0.
+//!
+//! v2 bodies follow the recorded responses in `shared/reference/cloudfoundry-v2/examples` key
+//! for key; errors follow the Cloud Controller's catalogue (`errors/v2.yml`). Where the docs are
 //! silent, behaviour follows cloud_controller_ng: starting an app without bits answers
 //! `CF-AppPackageInvalid`, `/instances` checks a failed staging before a pending one before a
 //! stopped app, a finished (or unknown) job answers the "null job", a missing token is
-//! `CF-NotAuthenticated` and a wrong one `CF-InvalidAuthToken`.
+//! `CF-NotAuthenticated` and a wrong one `CF-InvalidAuthToken`. v3 is described in its module.
 //!
-//! Each resource has its module: `info` (discovery), `uaa` (tokens), `apps` (with `messages`,
-//! the create and update bodies, and `lists`), `bits` (uploads and their jobs) and `errors`.
+//! Each resource has its module: `info` (discovery), `uaa` (tokens), `foundation`
+//! (organizations, spaces, stacks), `apps` (the model both versions share, v2's bodies, with
+//! `messages`, the create and update bodies, and `lists`), `staging` (packages and builds),
+//! `bits` (v2 uploads and their jobs), `errors`, and `v3`.
 
 mod apps;
 mod bits;
@@ -26,6 +35,7 @@ mod messages;
 mod sha256;
 mod staging;
 mod uaa;
+mod v3;
 
 pub(crate) use errors::{cf_error_for_status, uaa_error_for_status};
 pub use foundation::{
@@ -82,6 +92,7 @@ pub(crate) struct CloudFoundry {
     tokens: VecDeque<Issued>,
     apps: Vec<App>,
     jobs: VecDeque<Job>,
+    v3_jobs: VecDeque<v3::V3Job>,
 }
 
 /// The Cloud Controller routes, found before authentication so unknown paths answer 404.
@@ -202,6 +213,7 @@ impl CloudFoundry {
             ("GET", []) => return Reply::json(200, &root(options, base_url)),
             ("GET", ["v2", "info"]) => return Reply::json(200, &info(options, base_url)),
             ("GET", ["v3"]) => return Reply::json(200, &v3_root(base_url)),
+            (_, ["v3", rest @ ..]) => return self.v3(options, request, rest, now, base_url),
             (_, ["v2", ..]) if options.cf_v2_disabled => {
                 // capi-release's nginx blocks v2 with a plain-text 404 before the Cloud Controller.
                 return Reply::raw(404, "V2 endpoints disabled".to_owned())
@@ -329,6 +341,20 @@ fn rfc3339(time: SystemTime) -> String {
 
 fn new_guid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// A guid that is always the same for `seed` (a SHA-256 shaped as a version-4 UUID), for what
+/// must not change between reads, e.g. an instance's guid within one start.
+fn stable_guid(seed: &str) -> String {
+    let hex = sha256::sha256_hex(seed.as_bytes());
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 fn is_guid(text: &str) -> bool {

@@ -256,7 +256,7 @@ impl Build {
         }
     }
 
-    /// v3's `error`: "<ErrorId> - <description>" once it failed.
+    /// v3's `error`, `"ErrorId - description"`, once it failed.
     pub(super) fn error(&self, now: Instant) -> Option<String> {
         match self.state(now) {
             BuildState::Failed => Some(format!(
