@@ -1,8 +1,8 @@
 //! The platform simulator behind `berth sim`, `berth demo` and the tests.
 //!
 //! One HTTP/1 server answers the platforms' routes (mittwald mStudio API v2 at the root, see
-//! [`mittwald`]; Cloud Foundry's Cloud Controller v2 under `/cf` and its UAA under `/uaa`, see
-//! [`cloudfoundry`]) and a control API under `/__sim/`. This crate owns what every simulated
+//! [`mittwald`]; Cloud Foundry's Cloud Controller v2 and v3 under `/cf`, its UAA under `/uaa`
+//! and log-cache under `/log-cache`, see [`cloudfoundry`]) and a control API under `/__sim/`. This crate owns what every simulated
 //! platform shares: the server, the request recorder, injected faults, rate limiting and the
 //! control API; each platform lives in its own module and only turns a `Request` into a
 //! `Reply`.

@@ -103,7 +103,11 @@ fn dispatch(state: &mut State, request: &Request, now: Instant, base_url: &str) 
 /// The error body the platform owning `request`'s path answers with for `status`.
 fn platform_error(request: &Request, status: u16) -> Reply {
     if cloudfoundry::is_cloud_controller(request) {
-        cloudfoundry::cf_error_for_status(status)
+        let v3 = request
+            .segments
+            .get(1)
+            .is_some_and(|segment| segment == "v3");
+        cloudfoundry::cf_error_for_status(status, v3)
     } else if cloudfoundry::is_uaa(request) {
         cloudfoundry::uaa_error_for_status(status)
     } else {

@@ -128,13 +128,15 @@ pub async fn run(listen: SocketAddr, options: SimOptions) -> anyhow::Result<()> 
         handle.url()
     );
     eprintln!(
-        "berth sim: Cloud Foundry API v2 at {} (UAA at {}: user {} / {}, client {} / {}, or bearer {token})",
+        "berth sim: Cloud Foundry API v2 and v3 at {} (UAA at {}: user {} / {}, client {} / {}, or bearer {token}; space {} in org {})",
         handle.cf_url(),
         handle.uaa_url(),
         cloudfoundry::DEFAULT_CF_USER,
         cloudfoundry::DEFAULT_CF_PASSWORD,
         cloudfoundry::DEFAULT_CF_CLIENT,
         cloudfoundry::DEFAULT_CF_CLIENT_SECRET,
+        cloudfoundry::DEFAULT_CF_SPACE_GUID,
+        cloudfoundry::DEFAULT_CF_ORG_NAME,
     );
     shutdown_signal().await;
     eprintln!("berth sim: stopped");

@@ -1,16 +1,21 @@
-//! Apps: the model (desired state, staging, instances), its bodies (the resource, the summary,
-//! the instances), and creating, updating, starting and stopping one.
+//! Apps: the model (settings, desired state, instances) v2 and v3 share, its v2 bodies (the
+//! resource, the summary, the instances), and creating, updating, starting and stopping one
+//! through v2.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use super::bits::Bits;
 use super::errors::{
     APP_INVALID, APP_NAME_TAKEN, APP_NOT_FOUND, APP_PACKAGE_INVALID, INSTANCES_ERROR,
     INVALID_REQUEST, NOT_STAGED, STAGING_ERROR,
 };
+use super::foundation::stack_by_guid;
 use super::messages::{Changes, parse_body};
+use super::staging::{
+    self, Build, BuildState, DockerImage, Lifecycle, Package, PackageKind, detect_buildpack,
+    detected_start_command,
+};
 use super::{CloudFoundry, DEFAULT_STACK_GUID, new_guid, rfc3339};
 use crate::options::SimOptions;
 use crate::request::{Reply, Request};
@@ -18,64 +23,92 @@ use crate::request::{Reply, Request};
 /// Ports of a Diego buildpack app that asked for none, as the real platform fills them in.
 const DEFAULT_PORT: i64 = 8080;
 
-/// Why a crashed instance crashed, in Diego's words.
-const CRASH_DETAILS: &str = "Instance never healthy after 1m0s: Failed to make TCP connection to port 8080: connection refused";
+/// Instances listed at most (v2's `/instances`, v3's stats), however many an app asks for.
+pub(super) const MAX_INSTANCES_LISTED: usize = 10_000;
 
-/// An app as the Cloud Controller keeps it: its settings, package and desired state.
+/// Who a v2 start's build says created it (v2 stages on the platform's behalf).
+const V2_STAGER: &str = "cloud_controller";
+
+/// Why a crashed instance crashed, in Diego's words.
+pub(super) const CRASH_DETAILS: &str = "Instance never healthy after 1m0s: Failed to make TCP connection to port 8080: connection refused";
+
+/// An app as the Cloud Controller keeps it: its settings (v3 splits them between the app and
+/// its web process, which has the app's guid), packages, builds and desired state. v2 and v3
+/// read and change the same apps.
 #[derive(Clone)]
 pub(super) struct App {
     pub(super) guid: String,
     pub(super) name: String,
     pub(super) space_guid: String,
     pub(super) stack_guid: String,
-    pub(super) buildpack: Option<String>,
+    /// v3's `lifecycle.data.buildpacks`; v2's `buildpack` is the first.
+    pub(super) buildpacks: Vec<String>,
     pub(super) environment_json: Value,
     pub(super) memory: i64,
     pub(super) instances: i64,
     pub(super) disk_quota: i64,
     /// Desired state: `STARTED` when true.
-    started: bool,
-    version: String,
+    pub(super) started: bool,
+    /// Changes on every start (v2 `version`, the web process's `version`).
+    pub(super) version: String,
     pub(super) command: Option<String>,
     pub(super) console: bool,
     pub(super) debug: Option<String>,
     pub(super) health_check_type: String,
     pub(super) health_check_timeout: Option<i64>,
+    /// v3 only: `health_check.data.invocation_timeout`.
+    pub(super) health_check_invocation_timeout: Option<i64>,
     pub(super) health_check_http_endpoint: Option<String>,
+    /// v3 only: the web process's `user`.
+    pub(super) user: Option<String>,
+    /// v3 only: the web process's `log_rate_limit_in_bytes_per_second` (-1: unlimited).
+    pub(super) log_rate_limit: i64,
     pub(super) diego: bool,
     pub(super) docker_image: Option<String>,
     pub(super) docker_credentials: (Option<String>, Option<String>),
+    /// A docker app by its v3 lifecycle, before any image is known.
+    pub(super) docker_lifecycle: bool,
     pub(super) enable_ssh: bool,
     pub(super) ports: Option<Vec<i64>>,
     pub(super) production: bool,
-    created_at: String,
-    updated_at: String,
-    pub(super) package_updated_at: Option<String>,
-    /// Uploaded bits, once an upload finished.
-    pub(super) bits: Option<Bits>,
-    /// The latest staging; its outcome and timing are fixed when it starts.
-    pub(super) staging: Option<Staging>,
+    /// v3 `metadata.labels` and `metadata.annotations`, of the app and of its web process.
+    pub(super) labels: Map<String, Value>,
+    pub(super) annotations: Map<String, Value>,
+    pub(super) process_labels: Map<String, Value>,
+    pub(super) process_annotations: Map<String, Value>,
+    pub(super) created_at: String,
+    pub(super) updated_at: String,
+    /// Oldest first; the newest is what v2 stages.
+    pub(super) packages: Vec<Package>,
+    /// Oldest first.
+    pub(super) builds: Vec<Build>,
+    /// The droplet instances run.
+    pub(super) current_droplet: Option<String>,
     /// Set while the app is `STARTED`: when, and how its instances will fare.
-    run: Option<Run>,
+    pub(super) run: Option<Run>,
 }
 
 #[derive(Clone)]
-pub(super) struct Staging {
-    task_id: String,
-    started: Instant,
-    started_wall: SystemTime,
-    duration: Duration,
-    fails: bool,
-}
-
-#[derive(Clone)]
-struct Run {
+pub(super) struct Run {
     since: Instant,
     since_wall: SystemTime,
     startup: Duration,
     crashes: bool,
 }
 
+impl Run {
+    /// A start now, with the options in force now.
+    pub(super) fn now(options: &SimOptions, now: Instant) -> Self {
+        Self {
+            since: now,
+            since_wall: SystemTime::now(),
+            startup: options.cf_startup_time,
+            crashes: options.cf_crashes,
+        }
+    }
+}
+
+/// v2's `package_state`, which follows the staging of the newest package.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PackageState {
     Pending,
@@ -93,98 +126,124 @@ impl PackageState {
     }
 }
 
-/// One instance as `/instances` reports it.
-struct Instance {
-    state: &'static str,
-    since: SystemTime,
-    uptime: u64,
+/// One instance's state; every instance of an app fares alike.
+#[derive(Clone, Copy)]
+pub(super) struct Instance {
+    pub(super) state: &'static str,
+    pub(super) since: SystemTime,
+    pub(super) uptime: u64,
 }
 
 impl App {
-    fn package_available(&self) -> bool {
-        self.bits.is_some() || self.docker_image.is_some()
+    /// A new, stopped app with the platform's defaults.
+    pub(super) fn new(name: String, space_guid: String, stack_guid: String) -> Self {
+        let created = rfc3339(SystemTime::now());
+        Self {
+            guid: new_guid(),
+            name,
+            space_guid,
+            stack_guid,
+            buildpacks: Vec::new(),
+            environment_json: json!({}),
+            memory: 1024,
+            instances: 1,
+            disk_quota: 1024,
+            started: false,
+            version: new_guid(),
+            command: None,
+            console: false,
+            debug: None,
+            health_check_type: "port".to_owned(),
+            health_check_timeout: None,
+            health_check_invocation_timeout: None,
+            health_check_http_endpoint: Some(String::new()),
+            user: None,
+            log_rate_limit: -1,
+            diego: true,
+            docker_image: None,
+            docker_credentials: (None, None),
+            docker_lifecycle: false,
+            enable_ssh: true,
+            ports: None,
+            production: false,
+            labels: Map::new(),
+            annotations: Map::new(),
+            process_labels: Map::new(),
+            process_annotations: Map::new(),
+            created_at: created.clone(),
+            updated_at: created,
+            packages: Vec::new(),
+            builds: Vec::new(),
+            current_droplet: None,
+            run: None,
+        }
     }
 
-    fn staging_done(&self) -> Option<(Instant, SystemTime)> {
-        self.staging
-            .as_ref()
-            .map(|s| (s.started + s.duration, s.started_wall + s.duration))
+    /// Whether it runs docker images (by its v2 image or its v3 lifecycle).
+    pub(super) fn is_docker(&self) -> bool {
+        self.docker_lifecycle || self.docker_image.is_some()
+    }
+
+    /// The app's lifecycle as a build fixes it.
+    pub(super) fn lifecycle(&self, options: &SimOptions) -> Lifecycle {
+        Lifecycle {
+            docker: self.is_docker(),
+            buildpacks: self.buildpacks.clone(),
+            stack: (!self.is_docker())
+                .then(|| stack_by_guid(options, &self.stack_guid).map(|stack| stack.name.clone()))
+                .flatten(),
+        }
+    }
+
+    /// Whether v2 can start it: its newest package is ready.
+    fn package_available(&self, now: Instant) -> bool {
+        self.latest_package()
+            .is_some_and(|package| package.state(now) == staging::PackageState::Ready)
     }
 
     fn package_state(&self, now: Instant) -> PackageState {
-        match (&self.staging, self.staging_done()) {
-            (Some(staging), Some((done, _))) if now >= done => {
-                if staging.fails {
-                    PackageState::Failed
-                } else {
-                    PackageState::Staged
-                }
-            }
+        match self.current_staging().map(|build| build.state(now)) {
+            Some(BuildState::Staged) => PackageState::Staged,
+            Some(BuildState::Failed) => PackageState::Failed,
             _ => PackageState::Pending,
         }
     }
 
     fn staging_in_progress(&self, now: Instant) -> bool {
-        self.staging_done().is_some_and(|(done, _)| now < done)
+        self.current_staging()
+            .is_some_and(|build| build.state(now) == BuildState::Staging)
     }
 
     /// The buildpack staging would detect from the uploaded file names.
-    fn detected_buildpack(&self) -> &'static str {
-        let files = self.bits.as_ref().map(|bits| bits.files.as_slice());
-        let has = |name: &str| {
-            files.is_some_and(|files| {
-                files
-                    .iter()
-                    .any(|file| file == name || file.ends_with(&format!("/{name}")))
-            })
-        };
-        if has("package.json") {
-            "nodejs"
-        } else if has("requirements.txt") || has("pyproject.toml") {
-            "python"
-        } else if has("Gemfile") {
-            "ruby"
-        } else if has("go.mod") {
-            "go"
-        } else if has("composer.json") || has("index.php") {
-            "php"
-        } else if has("index.html") {
-            "staticfile"
-        } else {
-            "binary"
-        }
+    fn detected_buildpack(&self, now: Instant) -> &'static str {
+        detect_buildpack(
+            self.latest_bits(now)
+                .map_or(&[], |bits| bits.files.as_slice()),
+        )
     }
 
-    fn detected_start_command(&self) -> String {
+    fn detected_start_command(&self, now: Instant) -> String {
         if let Some(command) = &self.command {
             return command.clone();
         }
-        match self.detected_buildpack() {
-            "nodejs" => "npm start",
-            "python" => "python app.py",
-            "ruby" => "bundle exec rackup config.ru -p $PORT",
-            "go" => "./bin/app",
-            "staticfile" | "php" => "$HOME/boot.sh",
-            _ => "",
-        }
-        .to_owned()
+        detected_start_command(self.detected_buildpack(now)).to_owned()
     }
 
-    /// Instances while the app is started and staged; `None` otherwise.
-    fn instances(&self, now: Instant) -> Option<Vec<Instance>> {
+    /// How its instances fare while it is started on a staged current droplet: they start
+    /// once both the start and the droplet are there. `None` otherwise.
+    pub(super) fn instance(&self, now: Instant) -> Option<Instance> {
         let run = self.run.as_ref()?;
-        if !self.started || self.package_state(now) != PackageState::Staged {
+        if !self.started {
             return None;
         }
-        let (staged, staged_wall) = self.staging_done()?;
-        // Instances start once both the start request and the staging are behind them.
+        let (staged, staged_wall) = self.current_droplet_build()?.done_at();
         let (start, start_wall) = if run.since >= staged {
             (run.since, run.since_wall)
         } else {
             (staged, staged_wall)
         };
         let elapsed = now.saturating_duration_since(start);
-        let instance = if elapsed < run.startup {
+        Some(if elapsed < run.startup {
             Instance {
                 state: "STARTING",
                 since: start_wall,
@@ -196,17 +255,19 @@ impl App {
                 since: start_wall + run.startup,
                 uptime: (elapsed - run.startup).as_secs(),
             }
-        };
-        let count = usize::try_from(self.instances).unwrap_or(0);
-        Some(
-            (0..count)
-                .map(|_| Instance {
-                    state: instance.state,
-                    since: instance.since,
-                    uptime: instance.uptime,
-                })
-                .collect(),
-        )
+        })
+    }
+
+    /// v2's instances: while started and the newest package is staged; `None` otherwise.
+    fn instances(&self, now: Instant) -> Option<Vec<Instance>> {
+        if self.package_state(now) != PackageState::Staged {
+            return None;
+        }
+        let instance = self.instance(now)?;
+        let count = usize::try_from(self.instances)
+            .unwrap_or(0)
+            .min(MAX_INSTANCES_LISTED);
+        Some(vec![instance; count])
     }
 
     /// STARTING and RUNNING instances, as the summary's `running_instances` counts them.
@@ -233,14 +294,14 @@ impl App {
         let package_state = self.package_state(now);
         let staged = package_state == PackageState::Staged;
         let buildpack_app = self.docker_image.is_none();
-        let detected_buildpack = match (staged && buildpack_app, &self.buildpack) {
+        let detected_buildpack = match (staged && buildpack_app, self.buildpacks.first()) {
             (false, _) => Value::Null,
             // Real bodies show an empty detection when the buildpack was named (reference 07).
             (true, Some(_)) => json!(""),
-            (true, None) => json!(self.detected_buildpack()),
+            (true, None) => json!(self.detected_buildpack(now)),
         };
         let detected_buildpack_guid = if staged && buildpack_app {
-            json!(detected_buildpack_guid(self.detected_buildpack()))
+            json!(detected_buildpack_guid(self.detected_buildpack(now)))
         } else {
             Value::Null
         };
@@ -250,7 +311,7 @@ impl App {
             "production": self.production,
             "space_guid": self.space_guid,
             "stack_guid": self.stack_guid,
-            "buildpack": self.buildpack,
+            "buildpack": self.buildpacks.first(),
             "detected_buildpack": detected_buildpack,
             "detected_buildpack_guid": detected_buildpack_guid,
             "environment_json": self.environment_json,
@@ -262,7 +323,7 @@ impl App {
             "command": self.command,
             "console": self.console,
             "debug": self.debug,
-            "staging_task_id": self.staging.as_ref().map(|s| s.task_id.as_str()),
+            "staging_task_id": self.current_staging().map(|build| build.guid.as_str()),
             "package_state": package_state.as_str(),
             "health_check_http_endpoint": self.health_check_http_endpoint,
             "health_check_type": self.health_check_type,
@@ -275,8 +336,8 @@ impl App {
                 "username": self.docker_credentials.0,
                 "password": self.docker_credentials.1,
             },
-            "package_updated_at": self.package_updated_at,
-            "detected_start_command": if staged { self.detected_start_command() } else { String::new() },
+            "package_updated_at": self.latest_package().and_then(|package| package.ready_at(now)),
+            "detected_start_command": if staged { self.detected_start_command(now) } else { String::new() },
             "enable_ssh": self.enable_ssh,
             "ports": self.ports,
             "space_url": format!("/v2/spaces/{}", self.space_guid),
@@ -314,17 +375,6 @@ impl App {
             }
         }
         Value::Object(body)
-    }
-
-    /// Starts staging with the options in force now.
-    fn stage(&mut self, options: &SimOptions, now: Instant) {
-        self.staging = Some(Staging {
-            task_id: new_guid(),
-            started: now,
-            started_wall: SystemTime::now(),
-            duration: options.cf_staging_time,
-            fails: options.cf_staging_fails,
-        });
     }
 }
 
@@ -381,41 +431,21 @@ impl CloudFoundry {
         if self.name_taken(&name, &space_guid, None) {
             return APP_NAME_TAKEN.reply(&name);
         }
-        let created = rfc3339(SystemTime::now());
         let docker_image = changes.docker_image.clone().flatten();
         let diego = changes.diego.unwrap_or(true);
-        let mut app = App {
-            guid: new_guid(),
-            name,
-            space_guid,
-            stack_guid: DEFAULT_STACK_GUID.to_owned(),
-            buildpack: None,
-            environment_json: json!({}),
-            memory: 1024,
-            instances: 1,
-            disk_quota: 1024,
-            started: false,
-            version: new_guid(),
-            command: None,
-            console: false,
-            debug: None,
-            health_check_type: "port".to_owned(),
-            health_check_timeout: None,
-            health_check_http_endpoint: Some(String::new()),
-            diego,
-            package_updated_at: docker_image.is_some().then(|| created.clone()),
-            docker_image: None,
-            docker_credentials: (None, None),
-            enable_ssh: true,
-            ports: (diego && docker_image.is_none()).then(|| vec![DEFAULT_PORT]),
-            production: false,
-            created_at: created.clone(),
-            updated_at: created,
-            bits: None,
-            staging: None,
-            run: None,
-        };
+        let mut app = App::new(name, space_guid, DEFAULT_STACK_GUID.to_owned());
+        app.diego = diego;
+        app.ports = (diego && docker_image.is_none()).then(|| vec![DEFAULT_PORT]);
         changes.apply(&mut app);
+        app.docker_lifecycle = app.docker_image.is_some();
+        if let Some(image) = &app.docker_image {
+            // A v2 docker app's image is its package, ready at once.
+            app.push_package(Package::docker(DockerImage {
+                image: image.clone(),
+                username: app.docker_credentials.0.clone(),
+                password: app.docker_credentials.1.clone(),
+            }));
+        }
         if let Err(reply) = self.start_or_stop(options, &mut app, &changes, now) {
             return reply;
         }
@@ -472,10 +502,25 @@ impl CloudFoundry {
                 .eq_ignore_ascii_case(app.docker_image.as_deref().unwrap_or(""))
         });
         changes.apply(&mut app);
-        if docker_changed {
+        let image = app.docker_image.clone().map(|image| DockerImage {
+            image,
+            username: app.docker_credentials.0.clone(),
+            password: app.docker_credentials.1.clone(),
+        });
+        match image {
             // A new image is a new package: it needs staging again.
-            app.staging = None;
-            app.package_updated_at = Some(rfc3339(SystemTime::now()));
+            Some(image) if docker_changed => app.push_package(Package::docker(image)),
+            // New credentials for the same image: the package's, as v3 shows them.
+            Some(image) if changes.docker_credentials_given() => {
+                if let Some(Package {
+                    kind: PackageKind::Docker(current),
+                    ..
+                }) = app.packages.last_mut()
+                {
+                    *current = image;
+                }
+            }
+            _ => {}
         }
         app.updated_at = rfc3339(SystemTime::now());
         if let Err(reply) = self.start_or_stop(options, &mut app, &changes, now) {
@@ -487,7 +532,7 @@ impl CloudFoundry {
     }
 
     /// Applies a requested `state`: refuses to start without a package, begins instances and
-    /// staging on start, and cancels both on stop.
+    /// stages the newest package on start, and cancels both on stop.
     fn start_or_stop(
         &self,
         options: &SimOptions,
@@ -499,31 +544,31 @@ impl CloudFoundry {
             return Ok(());
         };
         if state == "STARTED" {
-            if !app.package_available() {
+            if !app.package_available(now) {
                 return Err(APP_PACKAGE_INVALID.reply("bits have not been uploaded"));
             }
             if !app.started || app.run.is_none() {
                 app.started = true;
                 app.version = new_guid();
-                app.run = Some(Run {
-                    since: now,
-                    since_wall: SystemTime::now(),
-                    startup: options.cf_startup_time,
-                    crashes: options.cf_crashes,
-                });
+                app.run = Some(Run::now(options, now));
             }
             let needs_staging = app.package_state(now) != PackageState::Staged
                 && !app.staging_in_progress(now)
                 && app.instances > 0;
-            if needs_staging {
-                app.stage(options, now);
+            if needs_staging && let Some(package) = app.latest_package() {
+                let package = package.guid.clone();
+                app.stage(options, now, &package, true, V2_STAGER);
+                // A staging time of zero is staged at once, and its droplet current.
+                app.settle(now);
             }
         } else {
             app.started = false;
             app.run = None;
-            if app.staging_in_progress(now) {
+            if let Some(build) = app.builds.last_mut()
+                && build.state(now) == BuildState::Staging
+            {
                 // Stopping cancels the staging under way.
-                app.staging = None;
+                build.cancelled = true;
             }
         }
         Ok(())

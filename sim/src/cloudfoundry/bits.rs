@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use super::apps::App;
 use super::errors::{APP_BITS_UPLOAD_INVALID, APP_NOT_FOUND, UNPROCESSABLE_ENTITY};
+use super::sha256::sha256_hex;
+use super::staging::Package;
 use super::{CloudFoundry, new_guid, rfc3339};
 use crate::options::SimOptions;
 use crate::request::{Reply, Request};
@@ -14,10 +16,12 @@ use crate::request::{Reply, Request};
 /// Jobs kept for `GET /v2/jobs/{guid}` beyond this many push out the oldest.
 const MAX_JOBS: usize = 10_000;
 
+/// What an upload holds: its size, its files, and the SHA-256 of what was sent.
 #[derive(Clone)]
 pub(super) struct Bits {
     pub(super) bytes: usize,
     pub(super) files: Vec<String>,
+    pub(super) sha256: String,
 }
 
 /// A bits upload; it takes effect when it finishes.
@@ -97,10 +101,11 @@ impl CloudFoundry {
             return UNPROCESSABLE_ENTITY.reply("cannot upload bits to a docker app");
         }
         let part = |name: &str| request.parts.iter().find(|part| part.name == name);
-        let Some(resources) = part("resources") else {
+        let Some(resources_part) = part("resources") else {
             return APP_BITS_UPLOAD_INVALID.reply("missing :resources");
         };
-        let Ok(Value::Array(resources)) = serde_json::from_slice::<Value>(&resources.body) else {
+        let Ok(Value::Array(resources)) = serde_json::from_slice::<Value>(&resources_part.body)
+        else {
             return APP_BITS_UPLOAD_INVALID.reply("invalid :resources");
         };
         let outcome =
@@ -109,6 +114,7 @@ impl CloudFoundry {
                     Ok(files) => Ok(Bits {
                         bytes: application.body.len(),
                         files,
+                        sha256: sha256_hex(&application.body),
                     }),
                     Err(problem) => Err(APP_BITS_UPLOAD_INVALID
                         .details(&format!("Unzipping had errors: {problem}"))),
@@ -124,6 +130,8 @@ impl CloudFoundry {
                         .iter()
                         .filter_map(|resource| resource["fn"].as_str().map(str::to_owned))
                         .collect(),
+                    // No bytes came: the package is the resources the platform matched.
+                    sha256: sha256_hex(&resources_part.body),
                 }),
                 None => return APP_BITS_UPLOAD_INVALID.reply("missing :application"),
             };
@@ -132,7 +140,7 @@ impl CloudFoundry {
         if !asynchronous {
             return match outcome {
                 Ok(bits) => {
-                    apply_bits(&mut self.apps[index], bits);
+                    apply_bits(&mut self.apps[index], bits, now);
                     Reply::json(201, &json!({}))
                 }
                 Err(details) => Reply::json(APP_BITS_UPLOAD_INVALID.status, &details),
@@ -165,16 +173,15 @@ impl CloudFoundry {
     }
 }
 
-pub(super) fn apply_bits(app: &mut App, bits: Bits) {
-    app.bits = Some(bits);
-    app.package_updated_at = Some(rfc3339(SystemTime::now()));
-    // New bits are a new package: whatever was staged no longer matches it.
-    app.staging = None;
+/// A finished v2 upload: new bits are a new package, and whatever was staged no longer matches
+/// it.
+pub(super) fn apply_bits(app: &mut App, bits: Bits, now: Instant) {
+    app.push_package(Package::uploaded(bits, now));
 }
 
 /// The file names in a zip archive's central directory (directories left out), or why it is
 /// not a zip archive.
-fn zip_entries(data: &[u8]) -> Result<Vec<String>, String> {
+pub(super) fn zip_entries(data: &[u8]) -> Result<Vec<String>, String> {
     let archive =
         zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(|error| error.to_string())?;
     let mut files = Vec::with_capacity(archive.len());

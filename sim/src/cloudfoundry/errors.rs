@@ -1,4 +1,5 @@
-//! The Cloud Controller's error catalogue (`errors-v2.yml`), and UAA's error bodies.
+//! The Cloud Controller's error catalogue (`errors/v2.yml`, and `errors/v3.yml` for the few
+//! v3-only errors), its v2 and v3 bodies, and UAA's error bodies.
 
 use serde_json::{Value, json};
 
@@ -27,7 +28,7 @@ pub(super) const NOT_FOUND: CfError = catalogue(10000, "NotFound", 404, "Unknown
 const SERVER_ERROR: CfError = catalogue(10001, "ServerError", 500, "Server error");
 pub(super) const NOT_AUTHENTICATED: CfError =
     catalogue(10002, "NotAuthenticated", 401, "Authentication error");
-const NOT_AUTHORIZED: CfError = catalogue(
+pub(super) const NOT_AUTHORIZED: CfError = catalogue(
     10003,
     "NotAuthorized",
     403,
@@ -42,6 +43,7 @@ pub(super) const BAD_QUERY_PARAMETER: CfError = catalogue(
     "The query parameter is invalid: %s",
 );
 pub(super) const UNPROCESSABLE_ENTITY: CfError = catalogue(10008, "UnprocessableEntity", 422, "%s");
+pub(super) const RESOURCE_NOT_FOUND: CfError = catalogue(10010, "ResourceNotFound", 404, "%s");
 const RATE_LIMIT_EXCEEDED: CfError =
     catalogue(10013, "RateLimitExceeded", 429, "Rate Limit Exceeded");
 const SERVICE_UNAVAILABLE: CfError = catalogue(10015, "ServiceUnavailable", 503, "%s");
@@ -57,6 +59,8 @@ pub(super) const SPACE_NOT_FOUND: CfError = catalogue(
     404,
     "The app space could not be found: %s",
 );
+/// v3 only (`errors/v3.yml`); v2's catalogue has another error under this code.
+pub(super) const UNIQUENESS_ERROR: CfError = catalogue(10016, "UniquenessError", 422, "%s");
 pub(super) const APP_INVALID: CfError =
     catalogue(100001, "AppInvalid", 400, "The app is invalid: %s");
 pub(super) const APP_NAME_TAKEN: CfError =
@@ -75,6 +79,12 @@ pub(super) const APP_PACKAGE_INVALID: CfError = catalogue(
     400,
     "The app package is invalid: %s",
 );
+pub(super) const PACKAGE_BITS_ALREADY_UPLOADED: CfError = catalogue(
+    150004,
+    "PackageBitsAlreadyUploaded",
+    400,
+    "Bits may be uploaded only once. Create a new package to upload different bits.",
+);
 pub(super) const APP_BITS_UPLOAD_INVALID: CfError = catalogue(
     160001,
     "AppBitsUploadInvalid",
@@ -85,6 +95,12 @@ pub(super) const STAGING_ERROR: CfError =
     catalogue(170001, "StagingError", 400, "Staging error: %s");
 pub(super) const NOT_STAGED: CfError =
     catalogue(170002, "NotStaged", 400, "App has not finished staging");
+pub(super) const STAGING_IN_PROGRESS: CfError = catalogue(
+    170017,
+    "StagingInProgress",
+    422,
+    "Only one build can be STAGING at a time per application.",
+);
 pub(super) const INSTANCES_ERROR: CfError =
     catalogue(220001, "InstancesError", 400, "Instances error: %s");
 pub(super) const STACK_NOT_FOUND: CfError = catalogue(
@@ -120,10 +136,27 @@ impl CfError {
     pub(super) fn reply(&self, detail: &str) -> Reply {
         Reply::json(self.status, &self.details(detail))
     }
+
+    /// The v3 body `{"errors": [{detail, title, code}]}` (the Cloud Controller's key order).
+    pub(super) fn v3_body(&self, detail: &str) -> Value {
+        json!({
+            "errors": [{
+                "detail": self.description(detail),
+                "title": format!("CF-{}", self.name),
+                "code": self.code,
+            }]
+        })
+    }
+
+    /// The error as v3 answers it.
+    pub(super) fn v3(&self, detail: &str) -> Reply {
+        Reply::json(self.status, &self.v3_body(detail))
+    }
 }
 
-/// The Cloud Controller's body for `status` when nothing more specific is known.
-pub(crate) fn cf_error_for_status(status: u16) -> Reply {
+/// The Cloud Controller's body for `status` when nothing more specific is known, in v3's shape
+/// for a v3 request.
+pub(crate) fn cf_error_for_status(status: u16, v3: bool) -> Reply {
     let reason = hyper::StatusCode::from_u16(status)
         .ok()
         .and_then(|status| status.canonical_reason())
@@ -141,7 +174,12 @@ pub(crate) fn cf_error_for_status(status: u16) -> Reply {
         status if status >= 500 => (&SERVER_ERROR, ""),
         _ => (&BAD_REQUEST, reason),
     };
-    Reply::json(status, &error.details(detail))
+    let body = if v3 {
+        error.v3_body(detail)
+    } else {
+        error.details(detail)
+    };
+    Reply::json(status, &body)
 }
 
 /// UAA's body for `status` when nothing more specific is known.

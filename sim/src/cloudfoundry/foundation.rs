@@ -21,10 +21,10 @@ pub const DEFAULT_CF_SPACE_GUID: &str = "6f0a3d1e-5b7c-4e2a-9f10-2d3c4b5a6e7f";
 /// [`DEFAULT_CF_SPACE_GUID`]'s name.
 pub const DEFAULT_CF_SPACE_NAME: &str = "dev";
 /// The older stack's guid (made up); the newer, `cflinuxfs4`, is
-/// [`DEFAULT_STACK_GUID`](super::DEFAULT_STACK_GUID).
+/// [`DEFAULT_STACK_GUID`].
 pub const CFLINUXFS3_STACK_GUID: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
 /// A quota definition every seeded organization points at (made up).
-const QUOTA_GUID: &str = "dcb680a9-b190-4838-a3d2-b84aa17517a6";
+pub(super) const QUOTA_GUID: &str = "dcb680a9-b190-4838-a3d2-b84aa17517a6";
 
 /// An organization ([`SimOptions::cf_orgs`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +105,20 @@ pub(super) fn stack_by_guid<'a>(options: &'a SimOptions, guid: &str) -> Option<&
         .cf_stacks
         .iter()
         .find(|stack| stack.guid.eq_ignore_ascii_case(guid))
+}
+
+/// The stack named `name` (exactly, as the Cloud Controller compares names).
+pub(super) fn stack_by_name<'a>(options: &'a SimOptions, name: &str) -> Option<&'a CfStack> {
+    options.cf_stacks.iter().find(|stack| stack.name == name)
+}
+
+/// The guid and name of the stack a v3 app gets when its lifecycle names none: the first
+/// listed, or v2's default guid (named `cflinuxfs4`) when none is.
+pub(super) fn default_stack(options: &SimOptions) -> (String, String) {
+    options.cf_stacks.first().map_or_else(
+        || (DEFAULT_STACK_GUID.to_owned(), "cflinuxfs4".to_owned()),
+        |stack| (stack.guid.clone(), stack.name.clone()),
+    )
 }
 
 fn v2_metadata(kind: &str, guid: &str) -> Value {

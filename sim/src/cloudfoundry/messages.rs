@@ -220,6 +220,11 @@ impl Changes {
         }
     }
 
+    /// Whether the body gave registry credentials.
+    pub(super) fn docker_credentials_given(&self) -> bool {
+        self.docker_credentials.is_some()
+    }
+
     /// The model validations that follow the schema, in the Cloud Controller's order.
     pub(super) fn validate(&self) -> Result<(), Reply> {
         if let Some(space) = self.space_guid.as_deref()
@@ -301,7 +306,12 @@ impl Changes {
                 .to_ascii_lowercase();
         }
         if let Some(buildpack) = &self.buildpack {
-            app.buildpack.clone_from(buildpack);
+            // v2 names one buildpack; an empty name, like none, means "detect".
+            app.buildpacks = buildpack
+                .iter()
+                .filter(|name| !name.is_empty())
+                .cloned()
+                .collect();
         }
         if let Some(command) = &self.command {
             app.command.clone_from(command);

@@ -1,20 +1,29 @@
-//! The simulated Cloud Foundry: the Cloud Controller API v2 under [`CF_PREFIX`] and its UAA under
-//! [`UAA_PREFIX`].
+//! The simulated Cloud Foundry: the Cloud Controller API v2 and v3 under [`CF_PREFIX`], its UAA
+//! under [`UAA_PREFIX`], and an empty log-cache under [`LOG_CACHE_PREFIX`].
 //!
 //! mittwald already owns `/v2/apps` at the root, so Cloud Foundry lives under a prefix: a client's
 //! API base URL is `{sim}/cf` and it discovers UAA at `{sim}/uaa` from `GET /cf/` or
-//! `GET /cf/v2/info`. Like the real platform, URLs inside bodies (`metadata.url`, `next_url`,
-//! `Location`) are relative to that API base.
+//! `GET /cf/v2/info`. Like the real platform, URLs inside v2 bodies (`metadata.url`, `next_url`,
+//! `Location`) are relative to that API base, v3's links absolute.
 //!
-//! Bodies follow the recorded responses in `shared/reference/cloudfoundry-v2/examples` key for
-//! key; errors follow the Cloud Controller's catalogue (`errors-v2.yml`). Where the docs are
+//! v2 and v3 are two views of one state, as on a real foundation: an app created through either
+//! is listed, changed, staged and started through both (v2's `instances`, `memory`,
+//! `environment_json` or `buildpack` are v3's web process, environment variables and
+//! lifecycle; a v2 upload is a package, a v2 start stages it in a build whose droplet becomes
+//! current). [`SimOptions::cf_v2_disabled`](crate::SimOptions::cf_v2_disabled) switches v2
+//! off, as foundations are by default since CAPI 1.201.0.
+//!
+//! v2 bodies follow the recorded responses in `shared/reference/cloudfoundry-v2/examples` key
+//! for key; errors follow the Cloud Controller's catalogue (`errors/v2.yml`). Where the docs are
 //! silent, behaviour follows cloud_controller_ng: starting an app without bits answers
 //! `CF-AppPackageInvalid`, `/instances` checks a failed staging before a pending one before a
 //! stopped app, a finished (or unknown) job answers the "null job", a missing token is
-//! `CF-NotAuthenticated` and a wrong one `CF-InvalidAuthToken`.
+//! `CF-NotAuthenticated` and a wrong one `CF-InvalidAuthToken`. v3 is described in its module.
 //!
-//! Each resource has its module: `info` (discovery), `uaa` (tokens), `apps` (with `messages`,
-//! the create and update bodies, and `lists`), `bits` (uploads and their jobs) and `errors`.
+//! Each resource has its module: `info` (discovery), `uaa` (tokens), `foundation`
+//! (organizations, spaces, stacks), `apps` (the model both versions share, v2's bodies, with
+//! `messages`, the create and update bodies, and `lists`), `staging` (packages and builds),
+//! `bits` (v2 uploads and their jobs), `errors`, and `v3`.
 
 mod apps;
 mod bits;
@@ -23,7 +32,10 @@ mod foundation;
 mod info;
 mod lists;
 mod messages;
+mod sha256;
+mod staging;
 mod uaa;
+mod v3;
 
 pub(crate) use errors::{cf_error_for_status, uaa_error_for_status};
 pub use foundation::{
@@ -70,15 +82,17 @@ pub const CF_CLI_CLIENT: &str = "cf";
 pub const DEFAULT_STACK_GUID: &str = "6f5d2c1e-3b2a-4c7e-9f0d-8a1b2c3d4e5f";
 /// `api_version` of `/v2/info` and `cloud_controller_v2.meta.version` of the root document.
 pub const API_VERSION_V2: &str = "2.293.0";
-/// `cloud_controller_v3.meta.version` of the root document (v3 itself is not simulated).
+/// `cloud_controller_v3.meta.version` of the root document.
 pub const API_VERSION_V3: &str = "3.128.0";
 
-/// The simulated platform state: issued tokens, apps and bits-upload jobs.
+/// The simulated platform state: issued tokens, apps (with their packages and builds), v2's
+/// bits-upload jobs and v3's jobs.
 #[derive(Default)]
 pub(crate) struct CloudFoundry {
     tokens: VecDeque<Issued>,
     apps: Vec<App>,
     jobs: VecDeque<Job>,
+    v3_jobs: VecDeque<v3::V3Job>,
 }
 
 /// The Cloud Controller routes, found before authentication so unknown paths answer 404.
@@ -146,15 +160,15 @@ impl CloudFoundry {
         }
     }
 
-    /// Every app's body as `GET /v2/apps/{guid}` shows it, plus `_bits`: the uploaded byte count
-    /// and file names, or null.
+    /// Every app's body as `GET /v2/apps/{guid}` shows it, plus `_bits`: the newest uploaded
+    /// byte count and file names, or null.
     pub(crate) fn app_bodies(&mut self, now: Instant) -> Vec<Value> {
         self.settle(now);
         self.apps
             .iter()
             .map(|app| {
                 let mut body = app.resource(now);
-                body["_bits"] = match &app.bits {
+                body["_bits"] = match app.latest_bits(now) {
                     Some(bits) => json!({ "bytes": bits.bytes, "files": bits.files }),
                     None => Value::Null,
                 };
@@ -163,7 +177,8 @@ impl CloudFoundry {
             .collect()
     }
 
-    /// Lets finished uploads reach their apps, oldest first.
+    /// Lets finished v2 uploads reach their apps, oldest first, and finished v2 stagings give
+    /// their droplets to their apps.
     fn settle(&mut self, now: Instant) {
         for job in self.jobs.iter_mut() {
             if job.applied || !job.finished(now) {
@@ -173,12 +188,15 @@ impl CloudFoundry {
             if let Ok(bits) = &job.outcome
                 && let Some(app) = self.apps.iter_mut().find(|app| app.guid == job.app_guid)
             {
-                apply_bits(app, bits.clone());
+                apply_bits(app, bits.clone(), now);
             }
         }
         // A finished successful job answers the null job, like an unknown one: forget it.
         self.jobs
             .retain(|job| !(job.applied && job.outcome.is_ok()));
+        for app in &mut self.apps {
+            app.settle(now);
+        }
     }
 
     fn cloud_controller(
@@ -195,6 +213,7 @@ impl CloudFoundry {
             ("GET", []) => return Reply::json(200, &root(options, base_url)),
             ("GET", ["v2", "info"]) => return Reply::json(200, &info(options, base_url)),
             ("GET", ["v3"]) => return Reply::json(200, &v3_root(base_url)),
+            (_, ["v3", rest @ ..]) => return self.v3(options, request, rest, now, base_url),
             (_, ["v2", ..]) if options.cf_v2_disabled => {
                 // capi-release's nginx blocks v2 with a plain-text 404 before the Cloud Controller.
                 return Reply::raw(404, "V2 endpoints disabled".to_owned())
@@ -309,7 +328,7 @@ const FORM_KEEPS: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Ruby's `CGI.escape`: unreserved characters stay, a space becomes `+`, the rest `%XX`.
-fn form_encode(text: &str) -> String {
+pub(super) fn form_encode(text: &str) -> String {
     text.split(' ')
         .map(|words| utf8_percent_encode(words, FORM_KEEPS).to_string())
         .collect::<Vec<_>>()
@@ -322,6 +341,20 @@ fn rfc3339(time: SystemTime) -> String {
 
 fn new_guid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// A guid that is always the same for `seed` (a SHA-256 shaped as a version-4 UUID), for what
+/// must not change between reads, e.g. an instance's guid within one start.
+fn stable_guid(seed: &str) -> String {
+    let hex = sha256::sha256_hex(seed.as_bytes());
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 fn is_guid(text: &str) -> bool {

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 use serde_json::{Map, Value, json};
 
-use super::errors::{INVALID_AUTH_TOKEN, NOT_AUTHENTICATED, uaa_error};
+use super::errors::{CfError, INVALID_AUTH_TOKEN, NOT_AUTHENTICATED, uaa_error};
 use super::{CF_CLI_CLIENT, CloudFoundry};
 use crate::options::SimOptions;
 use crate::request::{Reply, Request, parse_query};
@@ -17,6 +17,9 @@ const MAX_TOKENS: usize = 10_000;
 
 const PASSWORD_GRANT_SCOPE: &str =
     "scim.userids openid cloud_controller.read password.write cloud_controller.write";
+/// Who [`SimOptions::token`] stands for, e.g. in a build's `created_by`.
+const STATIC_TOKEN_SUBJECT: &str = "berth-sim";
+
 const CLIENT_GRANT_SCOPE: &str =
     "cloud_controller.admin cloud_controller.read cloud_controller.write uaa.none";
 
@@ -135,26 +138,39 @@ impl CloudFoundry {
             .with_header("pragma", "no-cache")
     }
 
-    pub(super) fn authorize(&self, options: &SimOptions, request: &Request) -> Result<(), Reply> {
+    /// Who the bearer token of `request` stands for, or why the Cloud Controller refuses it:
+    /// none (`NotAuthenticated`), or a wrong or expired one (`InvalidAuthToken`).
+    pub(super) fn authenticate(
+        &self,
+        options: &SimOptions,
+        request: &Request,
+    ) -> Result<String, &'static CfError> {
         let Some(header) = request.header("authorization") else {
-            return Err(NOT_AUTHENTICATED.reply(""));
+            return Err(&NOT_AUTHENTICATED);
         };
         let token = header
             .trim()
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
-        match token {
-            Some(token)
-                if token == options.token
-                    || self.tokens.iter().any(|issued| {
-                        issued.access == token && Instant::now() < issued.expires_at
-                    }) =>
-            {
-                Ok(())
-            }
-            _ => Err(INVALID_AUTH_TOKEN.reply("")),
+        let Some(token) = token else {
+            return Err(&INVALID_AUTH_TOKEN);
+        };
+        if token == options.token {
+            return Ok(STATIC_TOKEN_SUBJECT.to_owned());
         }
+        self.tokens
+            .iter()
+            .find(|issued| issued.access == token && Instant::now() < issued.expires_at)
+            .map(|issued| issued.subject.clone())
+            .ok_or(&INVALID_AUTH_TOKEN)
+    }
+
+    /// [`Self::authenticate`] with v2's error body.
+    pub(super) fn authorize(&self, options: &SimOptions, request: &Request) -> Result<(), Reply> {
+        self.authenticate(options, request)
+            .map(drop)
+            .map_err(|error| error.reply(""))
     }
 }
 
