@@ -18,7 +18,9 @@ use crate::{
         },
     },
     ci,
-    config::{AppSettings, AppState, CloudFoundry, Common, ConfigError, ConfigErrors, HealthCheck},
+    config::{
+        AppSettings, AppState, CloudFoundryTarget, Common, ConfigError, ConfigErrors, HealthCheck,
+    },
     http,
     outputs::{Progress, Status},
     values::{InstanceState, JobStatus, PackageState},
@@ -43,7 +45,7 @@ const MAX_PAGES: u32 = 50;
 /// learns goes into `progress` as it goes.
 pub async fn run(
     common: &Common,
-    target: &CloudFoundry,
+    target: &CloudFoundryTarget,
     progress: &Progress,
     deadline: Instant,
 ) -> Result<(), Failure> {
@@ -87,7 +89,7 @@ struct Pusher<'a> {
     client: Client,
     http: reqwest::Client,
     common: &'a Common,
-    target: &'a CloudFoundry,
+    target: &'a CloudFoundryTarget,
     /// The space's guid, given or looked up by name.
     space_guid: String,
     progress: &'a Progress,

@@ -2,7 +2,7 @@
 //! that brings it there. Pure, in berth's own terms ([`AppSettings`], [`AppState`]), so that
 //! each Cloud Controller API is only an applier of the same plan.
 
-use crate::config::{AppSettings, AppState, CloudFoundry, OnExisting};
+use crate::config::{AppSettings, AppState, CloudFoundryTarget, OnExisting};
 use std::path::PathBuf;
 
 /// The app as the platform has it, in berth's terms.
@@ -83,7 +83,7 @@ pub enum Refusal {
 /// What the run will do. `wait` asks for [`Step::WaitRunning`] where it applies.
 pub fn plan(
     current: Option<&Current>,
-    target: &CloudFoundry,
+    target: &CloudFoundryTarget,
     on_existing: OnExisting,
     wait: bool,
 ) -> Result<Vec<Step>, Refusal> {
@@ -204,8 +204,8 @@ mod tests {
     use super::*;
     use crate::config::{CfAuth, Secret};
 
-    fn target(f: impl FnOnce(&mut CloudFoundry)) -> CloudFoundry {
-        let mut t = CloudFoundry {
+    fn target(f: impl FnOnce(&mut CloudFoundryTarget)) -> CloudFoundryTarget {
+        let mut t = CloudFoundryTarget {
             auth: CfAuth::Token(Secret::new("t")),
             space: crate::config::SpaceRef::Guid("s".into()),
             name: "app".into(),

@@ -95,7 +95,7 @@ pub struct DockerCredentials {
 
 /// The Cloud Foundry part of the configuration.
 #[derive(Debug, Clone)]
-pub struct CloudFoundry {
+pub struct CloudFoundryTarget {
     /// How to get a token.
     pub auth: CfAuth,
     /// The space the app lives in.
@@ -123,7 +123,7 @@ pub(super) fn parse(
     raw: Raw,
     vars: &BTreeMap<String, String>,
     p: &mut Problems,
-) -> Option<CloudFoundry> {
+) -> Option<CloudFoundryTarget> {
     let auth = auth(&raw, p);
 
     let space = space(&raw, p);
@@ -337,7 +337,7 @@ pub(super) fn parse(
         ),
     };
 
-    Some(CloudFoundry {
+    Some(CloudFoundryTarget {
         auth: auth?,
         space: space?,
         name: name?,

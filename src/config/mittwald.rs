@@ -45,7 +45,7 @@ impl fmt::Display for VersionRef {
 
 /// The mittwald part of the configuration.
 #[derive(Debug, Clone)]
-pub struct Mittwald {
+pub struct MittwaldTarget {
     /// `BERTH_API_TOKEN`.
     pub token: Secret,
     /// `BERTH_PROJECT_ID`: a UUID or a short id `p-xxxxxx`.
@@ -84,7 +84,7 @@ fn is_short_id(text: &str, prefix: &str) -> bool {
 }
 
 /// The mittwald inputs; `None` when a required one is missing (the problem is recorded).
-pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<Mittwald> {
+pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
     let token = p.required("BERTH_API_TOKEN", raw.api_token);
     if token
         .as_deref()
@@ -185,7 +185,7 @@ pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<Mittwald> {
         );
     }
 
-    Some(Mittwald {
+    Some(MittwaldTarget {
         token: Secret::new(token?),
         project_id: project_id?,
         app: app?,

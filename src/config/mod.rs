@@ -20,13 +20,13 @@ mod problems;
 pub use crate::outputs::Sinks;
 pub use crate::redact::Secret;
 pub use crate::values::{AppState, HealthCheck, Provider, UpdatePolicy};
-pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundry, DockerCredentials, SpaceRef};
+pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundryTarget, DockerCredentials, SpaceRef};
 pub use common::{Common, MAX_WAIT_TIMEOUT, OnExisting};
 pub use env::env_vars;
 pub use inputs::{INPUTS, Input};
 pub use mittwald::{
-    AppRef, MITTWALD_API_URL, MITTWALD_NODE_APP_ID, MITTWALD_PYTHON_APP_ID, Mittwald, UserInput,
-    VersionRef,
+    AppRef, MITTWALD_API_URL, MITTWALD_NODE_APP_ID, MITTWALD_PYTHON_APP_ID, MittwaldTarget,
+    UserInput, VersionRef,
 };
 pub use problems::{ConfigError, ConfigErrors, parse_bool, parse_duration};
 
@@ -37,9 +37,9 @@ use problems::{Problems, is_uuid};
 #[derive(Debug, Clone)]
 pub enum Target {
     /// Install on mittwald.
-    Mittwald(Mittwald),
+    Mittwald(MittwaldTarget),
     /// Create on Cloud Foundry.
-    CloudFoundry(Box<CloudFoundry>),
+    CloudFoundry(Box<CloudFoundryTarget>),
 }
 
 /// The whole, validated configuration of one run.

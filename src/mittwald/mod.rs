@@ -20,7 +20,7 @@ use crate::{
     ci,
     config::{
         AppRef, Common, ConfigError, ConfigErrors, MITTWALD_NODE_APP_ID, MITTWALD_PYTHON_APP_ID,
-        Mittwald, OnExisting, VersionRef,
+        MittwaldTarget, OnExisting, VersionRef,
     },
     http,
     outputs::{Progress, Status},
@@ -53,7 +53,7 @@ const TOKEN_HEADER: &str = "x-access-token";
 /// Runs the mittwald job until `deadline`; what it learns goes into `progress` as it goes.
 pub async fn run(
     common: &Common,
-    target: &Mittwald,
+    target: &MittwaldTarget,
     progress: &Progress,
     deadline: Instant,
 ) -> Result<(), Failure> {
@@ -82,7 +82,7 @@ pub async fn run(
 struct Installer<'a> {
     client: Client,
     common: &'a Common,
-    target: &'a Mittwald,
+    target: &'a MittwaldTarget,
     progress: &'a Progress,
     /// The run's deadline and rate-limit budget (the client carries the same).
     policy: api::Policy,

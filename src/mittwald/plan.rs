@@ -7,14 +7,14 @@ use crate::{
         AppInstallation, AppPatchAppinstallationBody, AppRequestAppinstallationBody,
         AppUpdatePolicy, AppVersion, SavedUserInput,
     },
-    config::{Mittwald, OnExisting, UpdatePolicy, VersionRef},
+    config::{MittwaldTarget, OnExisting, UpdatePolicy, VersionRef},
 };
 
 /// What is asked, resolved against the platform: the version and the user inputs it takes.
 #[derive(Debug, Clone)]
 pub struct Wanted<'a> {
     /// The configuration.
-    pub target: &'a Mittwald,
+    pub target: &'a MittwaldTarget,
     /// The version `BERTH_APP_VERSION` names (or the recommended one).
     pub version: &'a AppVersion,
     /// Every version of the app, to name and compare installed ones.
@@ -209,8 +209,8 @@ mod tests {
         .expect("an installation")
     }
 
-    fn target(f: impl FnOnce(&mut Mittwald)) -> Mittwald {
-        let mut t = Mittwald {
+    fn target(f: impl FnOnce(&mut MittwaldTarget)) -> MittwaldTarget {
+        let mut t = MittwaldTarget {
             token: Secret::new("t"),
             project_id: "p-1".into(),
             app: AppRef::Id("app".into()),
