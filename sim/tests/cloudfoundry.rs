@@ -5,12 +5,12 @@ mod support;
 
 use std::time::Duration;
 
-use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use berth_sim::cloudfoundry::*;
 use berth_sim::*;
-use support::serve_for_test;
+use support::Cf;
 
 const SPACE: &str = "be1f9c1d-e629-488e-a560-a35b545f0ad7";
 const OTHER_SPACE: &str = "55821877-4e20-4af4-b0e5-9d376964b027";
@@ -55,26 +55,7 @@ const ENTITY_KEYS: [&str; 36] = [
     "route_mappings_url",
 ];
 
-struct Cf {
-    handle: SimHandle,
-    client: Client,
-}
-
 impl Cf {
-    async fn start(options: SimOptions) -> Self {
-        Self {
-            handle: serve_for_test(options).await,
-            client: Client::builder().build().unwrap(),
-        }
-    }
-
-    /// A Cloud Controller request with the simulator's ready-made token.
-    fn api(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.handle.cf_url()))
-            .header("authorization", format!("bearer {DEFAULT_TOKEN}"))
-    }
-
     async fn get(&self, path: &str) -> Response {
         self.api(Method::GET, path).send().await.unwrap()
     }

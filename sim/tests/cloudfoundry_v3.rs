@@ -5,43 +5,18 @@ mod support;
 
 use std::time::Duration;
 
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use berth_sim::cloudfoundry::*;
 use berth_sim::*;
-use support::serve_for_test;
+use support::Cf;
 
 /// The empty zip archive (just its end record) and its SHA-256.
 const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 const EMPTY_ZIP_SHA256: &str = "8739c76e681f900923b900c9df0ef75cf421d39cabb54650c4b9ad19b6a76d85";
 
-struct Cf {
-    handle: SimHandle,
-    client: Client,
-}
-
 impl Cf {
-    async fn start(options: SimOptions) -> Self {
-        Self {
-            handle: serve_for_test(options).await,
-            client: Client::builder().build().unwrap(),
-        }
-    }
-
-    /// A Cloud Controller request with the simulator's ready-made token; `path` is under `/cf`,
-    /// or an absolute link the simulator gave.
-    fn api(&self, method: Method, path: &str) -> RequestBuilder {
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.handle.cf_url())
-        };
-        self.client
-            .request(method, url)
-            .header("authorization", format!("bearer {DEFAULT_TOKEN}"))
-    }
-
     async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = self.api(method, path);
         if let Some(body) = body {
