@@ -17,6 +17,20 @@ use crate::{
 use anyhow::Context;
 use std::num::NonZeroU64;
 
+/// A page fetcher for [`find`]: the list request, at berth's page size, at the page asked for.
+/// (A macro: each list has its own generated builder type.)
+macro_rules! paged {
+    ($request:expr) => {
+        |page: Option<NonZeroU64>| {
+            let mut request = $request.results_per_page(page_size());
+            if let Some(page) = page {
+                request = request.page(page);
+            }
+            call(request.send())
+        }
+    };
+}
+
 /// The space's guid.
 pub async fn space(client: &Client, space: &SpaceRef) -> Result<String, Failure> {
     let (org, name) = match space {
@@ -24,16 +38,7 @@ pub async fn space(client: &Client, space: &SpaceRef) -> Result<String, Failure>
         SpaceRef::Named { org, space } => (org, space),
     };
     let org_guid = find(
-        |page| {
-            let mut request = client
-                .list_organizations()
-                .q(vec![format!("name:{org}")])
-                .results_per_page(page_size());
-            if let Some(page) = page {
-                request = request.page(page);
-            }
-            call(request.send())
-        },
+        paged!(client.list_organizations().q(vec![format!("name:{org}")])),
         |r| is_named(r, org, None),
     )
     .await
@@ -48,19 +53,9 @@ pub async fn space(client: &Client, space: &SpaceRef) -> Result<String, Failure>
         format!("name:{name}"),
         format!("organization_guid:{org_guid}"),
     ];
-    find(
-        |page| {
-            let mut request = client
-                .list_spaces()
-                .q(q.clone())
-                .results_per_page(page_size());
-            if let Some(page) = page {
-                request = request.page(page);
-            }
-            call(request.send())
-        },
-        |r| is_named(r, name, Some(&org_guid)),
-    )
+    find(paged!(client.list_spaces().q(q.clone())), |r| {
+        is_named(r, name, Some(&org_guid))
+    })
     .await
     .with_context(|| format!("looking for space {name:?} in org {org:?}"))?
     .ok_or_else(|| {
@@ -74,16 +69,7 @@ pub async fn space(client: &Client, space: &SpaceRef) -> Result<String, Failure>
 /// The stack's guid.
 pub async fn stack(client: &Client, name: &str) -> Result<String, Failure> {
     find(
-        |page| {
-            let mut request = client
-                .list_stacks()
-                .q(vec![format!("name:{name}")])
-                .results_per_page(page_size());
-            if let Some(page) = page {
-                request = request.page(page);
-            }
-            call(request.send())
-        },
+        paged!(client.list_stacks().q(vec![format!("name:{name}")])),
         |r| is_named(r, name, None),
     )
     .await
