@@ -157,9 +157,10 @@ pub async fn execute(config: &Config) -> Exit {
     drop(run);
     clean_up(&progress, grace_end, cut_short, &mut signals).await;
     let result = result.map_err(|failure| match failure {
+        // A flow that timed out at a shorter limit of its own (a cf CLI phase) has said which.
         Failure::Timeout(timeout) => Failure::Timeout(Timeout {
             elapsed: Some(started.elapsed()),
-            limit: Some(limit),
+            limit: timeout.limit.or(Some(limit)),
             ..timeout
         }),
         other => other,

@@ -484,7 +484,8 @@ impl Pusher<'_> {
                 }
             },
         )
-        .await?;
+        .await
+        .map_err(|e| phase_timeout(e, self.target.staging_timeout, "CF_STAGING_TIMEOUT"))?;
 
         let startup_deadline = self.phase_deadline(self.target.startup_timeout);
         wait::until(
@@ -539,7 +540,8 @@ impl Pusher<'_> {
                 Ok(Poll::Pending(format!("instances {}", summary.join(" "))))
             },
         )
-        .await?;
+        .await
+        .map_err(|e| phase_timeout(e, self.target.startup_timeout, "CF_STARTUP_TIMEOUT"))?;
         Ok(())
     }
 
@@ -589,6 +591,19 @@ fn as_current(app: &AppResource) -> Current {
             console: e.console,
             debug: Some(e.debug.is_some()),
         },
+    }
+}
+
+/// A wait that timed out at a cf CLI phase limit says so: that limit, not the run's, and its
+/// variable.
+fn phase_timeout(e: wait::WaitError, phase: Option<Duration>, var: &str) -> Failure {
+    match (Failure::from(e), phase) {
+        (Failure::Timeout(mut timeout), Some(phase)) => {
+            timeout.limit = Some(phase);
+            timeout.pending.push_str(&format!(" ({var})"));
+            Failure::Timeout(timeout)
+        }
+        (other, _) => other,
     }
 }
 
@@ -694,5 +709,32 @@ mod tests {
         assert_eq!(next_page("/v2/apps?page=0&results-per-page=2"), None);
         assert_eq!(next_page("/v2/apps?results-per-page=2"), None);
         assert_eq!(next_page("/v2/apps?page=two"), None);
+    }
+
+    #[test]
+    fn a_timeout_at_a_cf_cli_phase_limit_names_that_limit_and_its_variable() {
+        let waited = || wait::WaitError::Timeout {
+            what: "app \"x\" to stage".into(),
+            state: "package PENDING".into(),
+            waited: Duration::from_secs(60),
+        };
+        let Failure::Timeout(timeout) = phase_timeout(
+            waited(),
+            Some(Duration::from_secs(60)),
+            "CF_STAGING_TIMEOUT",
+        ) else {
+            panic!("not a timeout")
+        };
+        assert_eq!(timeout.limit, Some(Duration::from_secs(60)));
+        assert!(
+            timeout.pending.ends_with("(CF_STAGING_TIMEOUT)"),
+            "{}",
+            timeout.pending
+        );
+        // Without a phase limit the run's own applies, filled in by the job.
+        let Failure::Timeout(timeout) = phase_timeout(waited(), None, "CF_STAGING_TIMEOUT") else {
+            panic!("not a timeout")
+        };
+        assert_eq!(timeout.limit, None);
     }
 }
