@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::faults::{Fault, SplitMix64};
+use crate::faults::Fault;
 use crate::mittwald::SeedInstallation;
 use crate::options::{options_json, patched};
 use crate::request::{Reply, Request};
@@ -59,7 +59,7 @@ pub(crate) fn control(shared: &Shared, request: &Request, too_large: bool) -> Re
             match patched(&state.options, &request.body) {
                 Ok((options, reseed)) => {
                     if reseed {
-                        state.random = SplitMix64(options.seed);
+                        state.random = fastrand::Rng::with_seed(options.seed);
                     }
                     state.options = options;
                     Reply::json(200, &options_json(&state.options))

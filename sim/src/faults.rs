@@ -169,29 +169,6 @@ impl Fault {
     }
 }
 
-/// SplitMix64: tiny, fast and plenty for deciding which requests a fault hits.
-///
-/// Not fastrand, unlike the simulator's other random draws: which requests a seed faults is part
-/// of the simulator's behaviour (tests and scripts pick their seed for it), and another generator
-/// would fault other requests for the same seed.
-pub(crate) struct SplitMix64(pub(crate) u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub(crate) fn next_unit(&mut self) -> f64 {
-        // The top 53 bits fill a double's mantissa exactly.
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// The fault's headers on `reply`, each replacing any of the same name.
 pub(crate) fn with_fault_headers(mut reply: Reply, fault: Option<&Fault>) -> Reply {
     for (name, value) in fault.map(|fault| &fault.headers).into_iter().flatten() {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::cloudfoundry;
-use crate::faults::{Fault, SplitMix64};
+use crate::faults::Fault;
 use crate::mittwald::SeedInstallation;
 use crate::options::SimOptions;
 use crate::state::{RecordedRequest, Shared, State};
@@ -82,7 +82,7 @@ impl SimHandle {
         let seed = state.options.seed;
         f(&mut state.options);
         if state.options.seed != seed {
-            state.random = SplitMix64(state.options.seed);
+            state.random = fastrand::Rng::with_seed(state.options.seed);
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::{Fault, SplitMix64};
+use crate::faults::Fault;
 use crate::options::SimOptions;
 use crate::rate::RateWindow;
 use crate::request::Request;
@@ -61,7 +61,7 @@ pub(crate) struct State {
     pub(crate) requests_received: u64,
     pub(crate) faults: Vec<Fault>,
     pub(crate) faults_injected: u64,
-    pub(crate) random: SplitMix64,
+    pub(crate) random: fastrand::Rng,
     pub(crate) rate: RateWindow,
     pub(crate) mittwald: mittwald::Mittwald,
     pub(crate) cloudfoundry: cloudfoundry::CloudFoundry,
@@ -70,7 +70,7 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(options: SimOptions) -> Self {
         Self {
-            random: SplitMix64(options.seed),
+            random: fastrand::Rng::with_seed(options.seed),
             options,
             requests: VecDeque::new(),
             requests_received: 0,
@@ -108,7 +108,7 @@ impl State {
             fault.matches(request)
                 && fault
                     .probability
-                    .is_none_or(|probability| random.next_unit() < probability)
+                    .is_none_or(|probability| random.f64() < probability)
         })?;
         fault.count -= 1;
         let taken = fault.clone();

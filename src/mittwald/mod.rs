@@ -390,8 +390,13 @@ impl Installer<'_> {
                 }
             },
             || async {
+                // Ours was made just now: of several, the newest is ours (an older one is a
+                // racing run's twin, which the twin check then prefers, removing ours).
                 let found = self.find_all(app, None).await?;
-                Ok(found.into_iter().next().map(|i| (Default::default(), i.id)))
+                Ok(found
+                    .into_iter()
+                    .max_by(|a, b| age(a).cmp(&age(b)))
+                    .map(|i| (Default::default(), i.id)))
             },
         )
         .await?;
@@ -422,12 +427,7 @@ impl Installer<'_> {
         etag: Option<&str>,
     ) -> Result<Option<AppInstallation>, Failure> {
         let all = self.find_all(app, etag).await?;
-        let oldest = all.into_iter().min_by(|a, b| {
-            // A missing createdAt sorts last; the id breaks ties the same way in every run.
-            let key =
-                |i: &AppInstallation| (i.created_at.is_none(), i.created_at.clone(), i.id.clone());
-            key(a).cmp(&key(b))
-        });
+        let oldest = all.into_iter().min_by(|a, b| age(a).cmp(&age(b)));
         Ok(oldest.filter(|o| o.id != ours))
     }
 
@@ -671,6 +671,16 @@ fn list_goes_on(page: &Page) -> bool {
         Some(limit) => page.count >= limit.min(PAGE_SIZE),
         None => true,
     }
+}
+
+/// The order of installations by age, the same in every run: by `createdAt`, a missing one
+/// last (newest), the id breaking ties.
+fn age(installation: &AppInstallation) -> (bool, Option<String>, String) {
+    (
+        installation.created_at.is_none(),
+        installation.created_at.clone(),
+        installation.id.clone(),
+    )
 }
 
 /// Ready = phase `ready` and the current version is the desired one (the Terraform provider's
