@@ -230,8 +230,7 @@ async fn uaa_password_grant_issues_tokens_the_cloud_controller_accepts() {
     assert_eq!(access.len(), 32, "{access}");
 
     let apps = sim
-        .client
-        .get(format!("{}/v2/apps", sim.handle.cf_url()))
+        .anonymous("/v2/apps")
         .header("authorization", format!("Bearer {access}"))
         .send()
         .await
@@ -302,8 +301,7 @@ async fn uaa_client_credentials_grant_takes_the_client_in_the_form_or_a_basic_he
     );
     let token = body["access_token"].as_str().unwrap();
     let info = sim
-        .client
-        .get(format!("{}/v2/apps", sim.handle.cf_url()))
+        .anonymous("/v2/apps")
         .bearer_auth(token)
         .send()
         .await
@@ -353,8 +351,7 @@ async fn uaa_client_credentials_grant_takes_the_client_in_the_form_or_a_basic_he
 async fn root_and_info_point_clients_at_uaa_without_a_token() {
     let sim = Cf::start(quick()).await;
     let info: Value = sim
-        .client
-        .get(format!("{}/v2/info", sim.handle.cf_url()))
+        .anonymous("/v2/info")
         .send()
         .await
         .unwrap()
@@ -389,8 +386,7 @@ async fn root_and_info_point_clients_at_uaa_without_a_token() {
 
     for path in ["/", ""] {
         let root: Value = sim
-            .client
-            .get(format!("{}{path}", sim.handle.cf_url()))
+            .anonymous(path)
             .send()
             .await
             .unwrap()
@@ -1181,12 +1177,7 @@ async fn tokens_are_required_and_checked() {
         .unwrap();
     assert_eq!(upper.status(), StatusCode::OK);
 
-    let unknown = sim
-        .client
-        .get(format!("{}/v2/nothing", sim.handle.cf_url()))
-        .send()
-        .await
-        .unwrap();
+    let unknown = sim.anonymous("/v2/nothing").send().await.unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         unknown.json::<Value>().await.unwrap(),

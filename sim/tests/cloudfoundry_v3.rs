@@ -973,8 +973,7 @@ async fn with_v2_off_the_root_offers_v3_only_and_v3_works() {
         API_VERSION_V3
     );
     let v3: Value = sim
-        .client
-        .get(format!("{}/v3", sim.handle.cf_url()))
+        .anonymous("/v3")
         .send()
         .await
         .unwrap()

@@ -27,6 +27,11 @@ impl Cf {
         }
     }
 
+    /// A GET under `/cf` without a token, as a client sends before it has logged in.
+    pub fn anonymous(&self, path: &str) -> RequestBuilder {
+        self.client.get(format!("{}{path}", self.handle.cf_url()))
+    }
+
     /// A Cloud Controller request with the simulator's ready-made token; `path` is under `/cf`,
     /// or an absolute link the simulator gave.
     pub fn api(&self, method: Method, path: &str) -> RequestBuilder {
