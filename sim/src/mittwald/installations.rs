@@ -174,11 +174,7 @@ impl Mittwald {
             Some(id) => {
                 let version = find_version(id);
                 if version.is_none() {
-                    problems.push(Invalid::new(
-                        ".appVersionId",
-                        "notFound",
-                        format!("app version {id} not found"),
-                    ));
+                    problems.push(Invalid::unknown_version(id));
                 }
                 version
             }
@@ -356,11 +352,7 @@ impl Mittwald {
                     None
                 }
                 None => {
-                    problems.push(Invalid::new(
-                        ".appVersionId",
-                        "notFound",
-                        format!("app version {version_id} not found"),
-                    ));
+                    problems.push(Invalid::unknown_version(version_id));
                     None
                 }
             },

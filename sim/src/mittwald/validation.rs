@@ -28,6 +28,15 @@ impl Invalid {
         }
     }
 
+    /// `appVersionId` names no version the platform knows.
+    pub(super) fn unknown_version(id: &str) -> Self {
+        Self::new(
+            ".appVersionId",
+            "notFound",
+            format!("app version {id} not found"),
+        )
+    }
+
     pub(super) fn required(field: &str) -> Self {
         Self {
             context: Some(("missingProperty", field.to_owned())),
