@@ -1,12 +1,14 @@
-//! The one scrubbing point: every text berth prints or writes (log lines, annotations, the
-//! stdout line, `$GITHUB_OUTPUT`, the dotenv report, the step summary) passes through
-//! [`scrub`], which replaces every secret berth knows with `***`.
+//! The one scrubbing point: every line berth prints (log lines, annotations, groups) and the
+//! free text it writes (the `error` output, in every sink) pass through [`scrub`], which
+//! replaces every secret berth knows with `***`. Ids, names and states in the outputs are the
+//! platform's own fields and stay as they are.
 //!
 //! A secret is known from the moment it is [`register`]ed: the secret inputs and the parts of
 //! other inputs that are secret ([`register_from_env`]: userinfo of `BERTH_API_URL`, the values
 //! of `BERTH_ENVIRONMENT`) before anything else happens, tokens from UAA as they arrive. A
 //! platform may echo a secret back in any form, so each is also known URL-encoded (both hex
-//! cases, `+` for spaces), JSON-escaped and, for userinfo, as the Basic header that carries it.
+//! cases, `+` for spaces), JSON- and HTML-escaped, without a `bearer ` prefix and, for userinfo,
+//! as the Basic header that carries it.
 //!
 //! GitHub's `::add-mask::` covers only the log; this covers the outputs too, and every platform.
 
