@@ -416,7 +416,7 @@ impl Pusher<'_> {
                 size as f64 / 1e6
             )
         };
-        let job = bits::upload(&self.http, &self.policy, &self.common.api_url, guid, zip)
+        let job = bits::upload_v2(&self.http, &self.policy, &self.common.api_url, guid, zip)
             .await
             .with_context(context)?;
         if JobStatus::parse(&job.status) == Some(JobStatus::Finished) {
