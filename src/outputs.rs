@@ -66,6 +66,12 @@ pub struct Outputs {
     pub state: Option<String>,
     /// Cloud Foundry: the last `package_state` seen (`PENDING`, `STAGED`, `FAILED`).
     pub package_state: Option<String>,
+    /// Cloud Foundry: the API the run used, `v2` or `v3`.
+    pub api_version: Option<String>,
+    /// Cloud Foundry v3: the app's current droplet.
+    pub droplet_guid: Option<String>,
+    /// Cloud Foundry v3: the package that droplet was staged from.
+    pub package_guid: Option<String>,
     /// Set when this was a dry run: nothing was changed.
     pub dry_run: bool,
     /// The error, when the run failed.
@@ -82,6 +88,9 @@ pub const KEYS: &[&str] = &[
     "app_name",
     "state",
     "package_state",
+    "api_version",
+    "droplet_guid",
+    "package_guid",
     "short_id",
     "installation_path",
     "app_version_id",
@@ -160,6 +169,9 @@ impl Outputs {
         opt("app_name", &self.app_name);
         opt("state", &self.state);
         opt("package_state", &self.package_state);
+        opt("api_version", &self.api_version);
+        opt("droplet_guid", &self.droplet_guid);
+        opt("package_guid", &self.package_guid);
         opt("short_id", &self.short_id);
         opt("installation_path", &self.installation_path);
         opt("app_version_id", &self.app_version_id);

@@ -67,6 +67,18 @@ values! {
 }
 
 values! {
+    /// Which Cloud Controller API a Cloud Foundry run speaks (`BERTH_CF_API`).
+    CfApi {
+        /// v3 where the root document offers it, else v2.
+        Auto = "auto",
+        /// Cloud Controller v3.
+        V3 = "v3",
+        /// Cloud Controller v2 (switched off by default since CAPI 1.201.0).
+        V2 = "v2",
+    }
+}
+
+values! {
     /// How Cloud Foundry checks an instance is healthy (`BERTH_HEALTH_CHECK_TYPE`).
     HealthCheck {
         /// A TCP connection to the app's port.

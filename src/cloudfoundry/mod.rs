@@ -6,6 +6,7 @@ mod auth;
 mod bits;
 pub mod plan;
 mod resolve;
+mod source;
 
 use crate::{
     Failure,
@@ -139,7 +140,7 @@ impl Pusher<'_> {
 
     /// The plan for this app, or why there is none.
     fn plan(&self, current: Option<&Current>) -> Result<Vec<Step>, Failure> {
-        plan::plan(current, self.target, self.common.on_existing, self.common.wait).map_err(
+        plan::plan(current, self.target, self.common.on_existing, self.common.wait, None).map_err(
             |refusal| match refusal {
                 Refusal::Exists => anyhow!(
                     "app {:?} ({}) exists already in space {} and BERTH_ON_EXISTING is fail",
@@ -591,6 +592,7 @@ fn as_current(app: &AppResource) -> Current {
             console: e.console,
             debug: Some(e.debug.is_some()),
         },
+        source: None,
     }
 }
 

@@ -14,6 +14,9 @@ pub struct Current {
     pub state: AppState,
     /// Its settings as they are (`None`: the platform did not say).
     pub settings: AppSettings,
+    /// The fingerprint of the source its current droplet was built from, when berth recorded
+    /// it (v3; see [`super::source`]).
+    pub source: Option<String>,
 }
 
 /// One thing to do to the app.
@@ -80,12 +83,15 @@ pub enum Refusal {
     NothingToRun,
 }
 
-/// What the run will do. `wait` asks for [`Step::WaitRunning`] where it applies.
+/// What the run will do. `wait` asks for [`Step::WaitRunning`] where it applies; `fingerprint`
+/// is that of `BERTH_PATH` where the API can record it: bits whose fingerprint the current
+/// droplet was built from do not go up again.
 pub fn plan(
     current: Option<&Current>,
     target: &CloudFoundryTarget,
     on_existing: OnExisting,
     wait: bool,
+    fingerprint: Option<&str>,
 ) -> Result<Vec<Step>, Refusal> {
     let mut steps = Vec::new();
     // The state the app is in after each step, and the instances it will run.
@@ -136,7 +142,10 @@ pub fn plan(
     }
 
     let mut start = target.state == Some(AppState::Started);
-    if let Some(path) = &target.path {
+    let built_from_these_bits = current
+        .and_then(|c| c.source.as_deref())
+        .is_some_and(|source| Some(source) == fingerprint);
+    if let Some(path) = target.path.as_ref().filter(|_| !built_from_these_bits) {
         if state == AppState::Started {
             steps.push(Step::Stop(StopFor::Upload));
             state = AppState::Stopped;
@@ -179,6 +188,7 @@ pub fn changes(given: &AppSettings, current: &AppSettings) -> (AppSettings, Vec<
         instances,
         disk_quota,
         stack_guid,
+        stack,
         command,
         buildpacks,
         health_check_type,
@@ -206,6 +216,7 @@ mod tests {
 
     fn target(f: impl FnOnce(&mut CloudFoundryTarget)) -> CloudFoundryTarget {
         let mut t = CloudFoundryTarget {
+            api: crate::config::CfApi::Auto,
             auth: CfAuth::Token(Secret::new("t")),
             space: crate::config::SpaceRef::Guid("s".into()),
             name: "app".into(),
@@ -232,6 +243,7 @@ mod tests {
             guid: "g".into(),
             state,
             settings,
+            source: None,
         }
     }
 
@@ -242,7 +254,7 @@ mod tests {
             t.state = Some(AppState::Started);
         });
         assert_eq!(
-            plan(None, &t, OnExisting::Update, true).unwrap(),
+            plan(None, &t, OnExisting::Update, true, None).unwrap(),
             [
                 Step::Create(AppSettings::default()),
                 Step::Upload("dist".into()),
@@ -251,7 +263,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan(None, &t, OnExisting::Update, false).unwrap(),
+            plan(None, &t, OnExisting::Update, false, None).unwrap(),
             [
                 Step::Create(AppSettings::default()),
                 Step::Upload("dist".into()),
@@ -265,7 +277,7 @@ mod tests {
     fn a_new_app_asked_to_start_with_nothing_to_run_is_refused() {
         let t = target(|t| t.state = Some(AppState::Started));
         assert_eq!(
-            plan(None, &t, OnExisting::Update, true),
+            plan(None, &t, OnExisting::Update, true, None),
             Err(Refusal::NothingToRun)
         );
         let docker = target(|t| {
@@ -273,7 +285,7 @@ mod tests {
             t.settings.docker_image = Some("nginx".into());
         });
         assert_eq!(
-            plan(None, &docker, OnExisting::Update, false).unwrap(),
+            plan(None, &docker, OnExisting::Update, false, None).unwrap(),
             [Step::Create(docker.settings.clone()), Step::Start]
         );
     }
@@ -283,7 +295,7 @@ mod tests {
         let t = target(|t| t.settings.memory = Some(256));
         let c = current(AppState::Stopped, |_| {});
         assert!(
-            plan(Some(&c), &t, OnExisting::Update, true)
+            plan(Some(&c), &t, OnExisting::Update, true, None)
                 .unwrap()
                 .is_empty()
         );
@@ -293,7 +305,7 @@ mod tests {
     fn a_running_app_whose_settings_change_is_updated_and_restarted() {
         let t = target(|t| t.settings.memory = Some(512));
         let c = current(AppState::Started, |_| {});
-        let steps = plan(Some(&c), &t, OnExisting::Update, true).unwrap();
+        let steps = plan(Some(&c), &t, OnExisting::Update, true, None).unwrap();
         assert_eq!(
             steps,
             [
@@ -317,7 +329,7 @@ mod tests {
         let t = target(|t| t.path = Some("dist".into()));
         let c = current(AppState::Started, |_| {});
         assert_eq!(
-            plan(Some(&c), &t, OnExisting::Update, false).unwrap(),
+            plan(Some(&c), &t, OnExisting::Update, false, None).unwrap(),
             [
                 Step::Stop(StopFor::Upload),
                 Step::Upload("dist".into()),
@@ -329,7 +341,7 @@ mod tests {
             t.state = Some(AppState::Stopped);
         });
         assert_eq!(
-            plan(Some(&c), &stopped, OnExisting::Update, true).unwrap(),
+            plan(Some(&c), &stopped, OnExisting::Update, true, None).unwrap(),
             [
                 Step::Update {
                     changes: AppSettings::default(),
@@ -343,15 +355,58 @@ mod tests {
     }
 
     #[test]
+    fn bits_the_current_droplet_was_built_from_do_not_go_up_again() {
+        let t = target(|t| t.path = Some("dist".into()));
+        let mut c = current(AppState::Started, |_| {});
+        c.source = Some("f1".into());
+        assert_eq!(
+            plan(Some(&c), &t, OnExisting::Update, true, Some("f1")).unwrap(),
+            [Step::WaitRunning],
+            "the same fingerprint: nothing to send"
+        );
+        assert_eq!(
+            plan(Some(&c), &t, OnExisting::Update, false, Some("f2")).unwrap(),
+            [
+                Step::Stop(StopFor::Upload),
+                Step::Upload("dist".into()),
+                Step::Start
+            ],
+            "other bits go up"
+        );
+        c.source = None;
+        assert_eq!(
+            plan(Some(&c), &t, OnExisting::Update, false, Some("f1"))
+                .unwrap()
+                .len(),
+            3,
+            "no recorded fingerprint: the bits go up"
+        );
+        let stopped = current(AppState::Stopped, |_| {});
+        let start = target(|t| {
+            t.path = Some("dist".into());
+            t.state = Some(AppState::Started);
+        });
+        let c = Current {
+            source: Some("f1".into()),
+            ..stopped
+        };
+        assert_eq!(
+            plan(Some(&c), &start, OnExisting::Update, false, Some("f1")).unwrap(),
+            [Step::Start],
+            "a stopped app with these bits staged is only started"
+        );
+    }
+
+    #[test]
     fn reuse_only_waits_and_fail_refuses() {
         let t = target(|t| t.settings.memory = Some(1024));
         let c = current(AppState::Started, |_| {});
         assert_eq!(
-            plan(Some(&c), &t, OnExisting::Reuse, true).unwrap(),
+            plan(Some(&c), &t, OnExisting::Reuse, true, None).unwrap(),
             [Step::WaitRunning]
         );
         assert_eq!(
-            plan(Some(&c), &t, OnExisting::Fail, true),
+            plan(Some(&c), &t, OnExisting::Fail, true, None),
             Err(Refusal::Exists)
         );
     }
@@ -361,7 +416,7 @@ mod tests {
         let t = target(|t| t.settings.instances = Some(0));
         let c = current(AppState::Started, |s| s.instances = Some(0));
         assert!(
-            plan(Some(&c), &t, OnExisting::Update, true)
+            plan(Some(&c), &t, OnExisting::Update, true, None)
                 .unwrap()
                 .is_empty()
         );

@@ -1,6 +1,6 @@
 //! The Cloud Foundry part of the configuration.
 
-use super::{AppState, HealthCheck, Problems, Raw, Secret, is_uuid, parse_duration};
+use super::{AppState, CfApi, HealthCheck, Problems, Raw, Secret, is_uuid, parse_duration};
 use serde_json::{Map, Value};
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
@@ -96,6 +96,8 @@ pub struct DockerCredentials {
 /// The Cloud Foundry part of the configuration.
 #[derive(Debug, Clone)]
 pub struct CloudFoundryTarget {
+    /// `BERTH_CF_API`.
+    pub api: CfApi,
     /// How to get a token.
     pub auth: CfAuth,
     /// The space the app lives in.
@@ -292,10 +294,24 @@ pub(super) fn parse(
             );
         }
     }
-    if settings.buildpacks.as_ref().is_some_and(|b| b.len() > 1) {
+    let api = raw.cf_api.as_deref().map_or(Some(CfApi::Auto), |a| {
+        let parsed = CfApi::parse(a);
+        if parsed.is_none() {
+            p.invalid(
+                "BERTH_CF_API",
+                format!(
+                    "{:?} is not accepted (accepted: {})",
+                    a.trim(),
+                    CfApi::accepted()
+                ),
+            );
+        }
+        parsed
+    });
+    if api == Some(CfApi::V2) && settings.buildpacks.as_ref().is_some_and(|b| b.len() > 1) {
         p.invalid(
             "BERTH_BUILDPACK",
-            "lists several buildpacks, which only Cloud Controller v3 takes; berth speaks v2",
+            "lists several buildpacks, which only Cloud Controller v3 takes, and BERTH_CF_API is v2",
         );
     }
     let docker_credentials = pair(
@@ -338,6 +354,7 @@ pub(super) fn parse(
     };
 
     Some(CloudFoundryTarget {
+        api: api?,
         auth: auth?,
         space: space?,
         name: name?,

@@ -86,6 +86,7 @@ inputs! {
         space_guid "BERTH_SPACE_GUID" "(required unless BERTH_CF_ORG + BERTH_CF_SPACE)" "space";
         cf_org "BERTH_CF_ORG" "(none)" "org by name, with BERTH_CF_SPACE, instead of BERTH_SPACE_GUID";
         cf_space "BERTH_CF_SPACE" "(none)" "space by name, with BERTH_CF_ORG";
+        cf_api "BERTH_CF_API" "auto" "`auto` (v3 where the root document offers it, else v2), `v3` or `v2`";
         name "BERTH_NAME" "(required)" "app name; with the space it identifies the app on later runs";
         memory "BERTH_MEMORY" "platform default" "MB, or with unit: 512M, 1G";
         instances "BERTH_INSTANCES" "platform default" "number of instances";
