@@ -6,6 +6,7 @@ mod auth;
 mod bits;
 pub mod plan;
 mod resolve;
+mod v3;
 mod source;
 
 use crate::{
@@ -20,7 +21,8 @@ use crate::{
     },
     ci,
     config::{
-        AppSettings, AppState, CloudFoundryTarget, Common, ConfigError, ConfigErrors, HealthCheck,
+        AppSettings, AppState, CfApi, CloudFoundryTarget, Common, ConfigError, ConfigErrors,
+        HealthCheck,
     },
     http,
     outputs::{Progress, Status},
@@ -54,6 +56,29 @@ pub async fn run(
     progress.update(|o| o.app_name = Some(target.name.clone()));
     // Logging in needs no token; everything after it does.
     let plain = http::client(common)?;
+    let root = match target.api {
+        CfApi::V2 => None,
+        CfApi::Auto | CfApi::V3 => Root::read(&plain, &policy, &common.api_url).await?,
+    };
+    let api = choose(target.api, root.as_ref())?;
+    progress.update(|o| o.api_version = Some(api.as_str().into()));
+    if api == CfApi::V3 {
+        let root = root.unwrap_or_default();
+        let token =
+            auth::TokenSource::login(plain.clone(), policy.clone(), &target.auth, root.uaa.clone())
+                .await?;
+        let policy = policy.with_credentials(std::sync::Arc::new(token));
+        return v3::run(common, target, progress, policy, plain, &root).await;
+    }
+    if target.settings.buildpacks.as_ref().is_some_and(|b| b.len() > 1) {
+        return Err(ConfigErrors(vec![ConfigError::Invalid {
+            var: "BERTH_BUILDPACK",
+            problem: "lists several buildpacks, which only Cloud Controller v3 takes, and this \
+                      foundation serves v2 only"
+                .into(),
+        }])
+        .into());
+    }
     let endpoint = auth::token_endpoint(&Client::new_with_client(
         &common.api_url,
         plain.clone(),
@@ -454,7 +479,7 @@ impl Pusher<'_> {
 
     /// Waits for a started app: staged, then one instance running.
     async fn wait_running(&self, guid: &str) -> Result<(), Failure> {
-        let staging_deadline = self.phase_deadline(self.target.staging_timeout);
+        let staging_deadline = phase_deadline(&self.policy, self.target.staging_timeout);
         wait::until(
             &format!("app {:?} to stage", self.target.name),
             staging_deadline,
@@ -488,7 +513,7 @@ impl Pusher<'_> {
         .await
         .map_err(|e| phase_timeout(e, self.target.staging_timeout, "CF_STAGING_TIMEOUT"))?;
 
-        let startup_deadline = self.phase_deadline(self.target.startup_timeout);
+        let startup_deadline = phase_deadline(&self.policy, self.target.startup_timeout);
         wait::until(
             &format!("app {:?} to start", self.target.name),
             startup_deadline,
@@ -546,14 +571,7 @@ impl Pusher<'_> {
         Ok(())
     }
 
-    /// The cf CLI's per-phase timeout (when configured); the run's deadline covers both phases.
-    fn phase_deadline(&self, phase: Option<Duration>) -> Instant {
-        match phase {
-            Some(timeout) => (Instant::now() + timeout).min(self.policy.deadline),
-            None => self.policy.deadline,
-        }
-    }
-
+    
     fn record(&self, app: &AppResource) {
         self.progress.update(|o| {
             o.id = Some(app.metadata.guid.clone());
@@ -593,6 +611,80 @@ fn as_current(app: &AppResource) -> Current {
             debug: Some(e.debug.is_some()),
         },
         source: None,
+    }
+}
+
+/// The cf CLI's per-phase timeout (when configured); the run's deadline covers both phases.
+fn phase_deadline(policy: &api::Policy, phase: Option<Duration>) -> Instant {
+    match phase {
+        Some(timeout) => (Instant::now() + timeout).min(policy.deadline),
+        None => policy.deadline,
+    }
+}
+
+/// The root document's links (`GET /`, no token needed): which APIs the foundation serves, and
+/// where UAA and log-cache are.
+#[derive(Debug, Clone, Default)]
+pub struct Root {
+    /// `cloud_controller_v2` is listed (only while v2 is switched on).
+    pub v2: bool,
+    /// `cloud_controller_v3` is listed.
+    pub v3: bool,
+    /// UAA (`uaa`, else `login`), where tokens come from.
+    pub uaa: Option<String>,
+    /// log-cache, where staging logs are read.
+    pub log_cache: Option<String>,
+}
+
+impl Root {
+    /// Reads the root document once. `None` when the foundation has none (404: an old Cloud
+    /// Controller, which serves v2).
+    async fn read(
+        http: &reqwest::Client,
+        policy: &api::Policy,
+        api_url: &str,
+    ) -> Result<Option<Self>, Failure> {
+        let request = http.get(format!("{api_url}/")).build().map_err(anyhow::Error::new)?;
+        let response = match api::send_plain(http, request, policy, "the API").await {
+            Ok(r) => r,
+            Err(e) if e.status == Some(404) => return Ok(None),
+            Err(e) => return Err(anyhow::Error::new(e).context("reading the root document (GET /)").into()),
+        };
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .context("reading the root document (GET /): not JSON")?;
+        let href = |name: &str| {
+            body.pointer(&format!("/links/{name}/href"))
+                .and_then(|h| h.as_str())
+                .filter(|h| !h.is_empty())
+                .map(|h| h.trim_end_matches('/').to_string())
+        };
+        Ok(Some(Self {
+            v2: href("cloud_controller_v2").is_some(),
+            v3: href("cloud_controller_v3").is_some(),
+            uaa: href("uaa").or_else(|| href("login")),
+            log_cache: href("log_cache"),
+        }))
+    }
+}
+
+/// The API this run speaks: as `BERTH_CF_API` asks, from what the root document offers.
+fn choose(asked: CfApi, root: Option<&Root>) -> Result<CfApi, Failure> {
+    let offers_v3 = root.is_some_and(|r| r.v3);
+    match asked {
+        CfApi::V2 => Ok(CfApi::V2),
+        CfApi::V3 if offers_v3 => Ok(CfApi::V3),
+        CfApi::V3 => Err(anyhow!(
+            "BERTH_CF_API is v3, but the foundation's root document (GET /) does not offer \
+             cloud_controller_v3; use BERTH_CF_API=auto or v2"
+        )
+        .into()),
+        CfApi::Auto if offers_v3 => Ok(CfApi::V3),
+        CfApi::Auto => {
+            ci::info("the foundation's root document offers no Cloud Controller v3: using v2");
+            Ok(CfApi::V2)
+        }
     }
 }
 

@@ -150,8 +150,17 @@ pub fn cf_sim(f: impl FnOnce(&mut SimOptions)) -> SimHandle {
     })
 }
 
-/// The environment of a minimal Cloud Foundry run against `sim`, logging in with the password grant.
+/// The environment of a minimal Cloud Foundry run against `sim` through the v2 API (the 0.1
+/// flow, which these tests keep as it was), logging in with the password grant.
 pub fn cf_env(sim: &SimHandle, name: &str) -> Vec<(String, String)> {
+    let mut env = cf3_env(sim, name);
+    env.push(("BERTH_CF_API".into(), "v2".into()));
+    env
+}
+
+/// The environment of a minimal Cloud Foundry run against `sim`, the API chosen by the
+/// foundation's root document (v3 on the simulator).
+pub fn cf3_env(sim: &SimHandle, name: &str) -> Vec<(String, String)> {
     [
         ("BERTH_PROVIDER", "cloudfoundry"),
         ("BERTH_API_URL", sim.cf_url().as_str()),
