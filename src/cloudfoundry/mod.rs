@@ -6,8 +6,8 @@ mod auth;
 mod bits;
 pub mod plan;
 mod resolve;
-mod v3;
 mod source;
+mod v3;
 
 use crate::{
     Failure,
@@ -64,13 +64,22 @@ pub async fn run(
     progress.update(|o| o.api_version = Some(api.as_str().into()));
     if api == CfApi::V3 {
         let root = root.unwrap_or_default();
-        let token =
-            auth::TokenSource::login(plain.clone(), policy.clone(), &target.auth, root.uaa.clone())
-                .await?;
+        let token = auth::TokenSource::login(
+            plain.clone(),
+            policy.clone(),
+            &target.auth,
+            root.uaa.clone(),
+        )
+        .await?;
         let policy = policy.with_credentials(std::sync::Arc::new(token));
         return v3::run(common, target, progress, policy, plain, &root).await;
     }
-    if target.settings.buildpacks.as_ref().is_some_and(|b| b.len() > 1) {
+    if target
+        .settings
+        .buildpacks
+        .as_ref()
+        .is_some_and(|b| b.len() > 1)
+    {
         return Err(ConfigErrors(vec![ConfigError::Invalid {
             var: "BERTH_BUILDPACK",
             problem: "lists several buildpacks, which only Cloud Controller v3 takes, and this \
@@ -571,7 +580,6 @@ impl Pusher<'_> {
         Ok(())
     }
 
-    
     fn record(&self, app: &AppResource) {
         self.progress.update(|o| {
             o.id = Some(app.metadata.guid.clone());
@@ -644,11 +652,18 @@ impl Root {
         policy: &api::Policy,
         api_url: &str,
     ) -> Result<Option<Self>, Failure> {
-        let request = http.get(format!("{api_url}/")).build().map_err(anyhow::Error::new)?;
+        let request = http
+            .get(format!("{api_url}/"))
+            .build()
+            .map_err(anyhow::Error::new)?;
         let response = match api::send_plain(http, request, policy, "the API").await {
             Ok(r) => r,
             Err(e) if e.status == Some(404) => return Ok(None),
-            Err(e) => return Err(anyhow::Error::new(e).context("reading the root document (GET /)").into()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context("reading the root document (GET /)")
+                    .into());
+            }
         };
         let body: serde_json::Value = response
             .json()

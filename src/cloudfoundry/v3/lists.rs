@@ -85,7 +85,10 @@ fn page_of(href: &str) -> Option<i64> {
 }
 
 /// The guid of a to-one relationship (`relationships.space.data.guid`), when given.
-pub(super) fn related<'a>(relationships: Option<&'a serde_json::Map<String, Value>>, name: &str) -> Option<&'a str> {
+pub(super) fn related<'a>(
+    relationships: Option<&'a serde_json::Map<String, Value>>,
+    name: &str,
+) -> Option<&'a str> {
     relationships?.get(name)?.get("data")?.get("guid")?.as_str()
 }
 
@@ -95,9 +98,10 @@ pub(super) async fn space(client: &Client, space: &SpaceRef) -> Result<String, F
         SpaceRef::Guid(guid) => return Ok(guid.clone()),
         SpaceRef::Named { org, space } => (org, space),
     };
-    let org_guid = find(paged!(client.list_organizations().names(org.clone())), |o| {
-        o.name == *org
-    })
+    let org_guid = find(
+        paged!(client.list_organizations().names(org.clone())),
+        |o| o.name == *org,
+    )
     .await
     .with_context(|| format!("looking for org {org:?}"))?
     .ok_or_else(|| {
@@ -108,10 +112,12 @@ pub(super) async fn space(client: &Client, space: &SpaceRef) -> Result<String, F
     })?
     .guid;
     find(
-        paged!(client
-            .list_spaces()
-            .names(name.clone())
-            .organization_guids(org_guid.clone())),
+        paged!(
+            client
+                .list_spaces()
+                .names(name.clone())
+                .organization_guids(org_guid.clone())
+        ),
         |s| {
             s.name == *name
                 && s.relationships.as_ref().is_some_and(|r| {
@@ -135,7 +141,11 @@ pub(super) async fn space(client: &Client, space: &SpaceRef) -> Result<String, F
 
 /// The stack's name (v3 names stacks): `BERTH_STACK` checked to exist, or the stack of
 /// `BERTH_STACK_GUID`.
-pub(super) async fn stack(client: &Client, name: Option<&str>, guid: Option<&str>) -> Result<String, Failure> {
+pub(super) async fn stack(
+    client: &Client,
+    name: Option<&str>,
+    guid: Option<&str>,
+) -> Result<String, Failure> {
     let (found, var, problem) = match (name, guid) {
         (Some(name), _) => (
             find(paged!(client.list_stacks().names(name.to_string())), |s| {
@@ -164,10 +174,12 @@ pub(super) async fn stack(client: &Client, name: Option<&str>, guid: Option<&str
 /// name must never be changed, whatever the filter answered.
 pub(super) async fn app(client: &Client, name: &str, space: &str) -> anyhow::Result<Option<App>> {
     find(
-        paged!(client
-            .list_apps()
-            .names(name.to_string())
-            .space_guids(space.to_string())),
+        paged!(
+            client
+                .list_apps()
+                .names(name.to_string())
+                .space_guids(space.to_string())
+        ),
         |a: &App| {
             a.name == name
                 && related(a.relationships.as_deref(), "space")

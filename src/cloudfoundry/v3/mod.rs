@@ -15,13 +15,14 @@ use super::{
 use crate::{
     Failure,
     api::{
-        self, call,
+        self,
         attempts::Created,
+        call,
         cloudfoundry_v3::{
             Client,
             types::{
-                App, CreateAppBody, CreateAppBodyRelationships, CreateBuildBody,
-                CreatePackageBody, CreatePackageBodyData, CreatePackageBodyRelationships,
+                App, CreateAppBody, CreateAppBodyRelationships, CreateBuildBody, CreatePackageBody,
+                CreatePackageBodyData, CreatePackageBodyRelationships,
                 HealthCheck as HealthCheckBody, HealthCheckData, Lifecycle, LifecycleData,
                 Metadata, Process, Relationship, RelationshipToOne, ScaleProcessBody,
                 SetCurrentDropletForAppBody, UpdateAppBody, UpdateAppFeatureBody,
@@ -268,7 +269,9 @@ impl Pusher<'_> {
         let kind = lifecycle_type(&known.app);
         let s = &self.target.settings;
         let name = &self.target.name;
-        if kind == DOCKER && (self.target.path.is_some() || s.buildpacks.is_some() || s.stack.is_some()) {
+        if kind == DOCKER
+            && (self.target.path.is_some() || s.buildpacks.is_some() || s.stack.is_some())
+        {
             let var = if self.target.path.is_some() {
                 "BERTH_PATH"
             } else if s.buildpacks.is_some() {
@@ -300,9 +303,14 @@ impl Pusher<'_> {
     async fn read(&self, app: App) -> Result<(Known, Current), Failure> {
         let guid = app.guid.clone();
         let context = |what: &str| format!("reading the {what} of app {guid}");
-        let env = call(self.client.get_environment_variables_for_app().guid(&guid).send())
-            .await
-            .with_context(|| context("environment variables"))?;
+        let env = call(
+            self.client
+                .get_environment_variables_for_app()
+                .guid(&guid)
+                .send(),
+        )
+        .await
+        .with_context(|| context("environment variables"))?;
         let web = call(
             self.client
                 .get_process_for_app()
@@ -320,7 +328,11 @@ impl Pusher<'_> {
             Ok(d) => Some(d),
             // No droplet yet: never staged.
             Err(e) if e.status == Some(404) => None,
-            Err(e) => return Err(anyhow::Error::new(e).context(context("current droplet")).into()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(context("current droplet"))
+                    .into());
+            }
         };
         let env: Map<String, Value> = env
             .var
@@ -354,9 +366,7 @@ impl Pusher<'_> {
                 instances: web.instances,
                 disk_quota: web.disk_in_mb,
                 stack: data.and_then(|d| d.stack.clone()),
-                buildpacks: data
-                    .map(|d| d.buildpacks.clone())
-                    .filter(|b| !b.is_empty()),
+                buildpacks: data.map(|d| d.buildpacks.clone()).filter(|b| !b.is_empty()),
                 command: web.command.clone(),
                 health_check_type: health
                     .and_then(|h| h.type_.as_deref())
@@ -385,7 +395,12 @@ impl Pusher<'_> {
 
     /// One step of the plan. Stops and starts wait for [`Self::settle`], which builds first: the
     /// old droplet keeps serving until the new one is staged.
-    async fn apply(&self, step: &Step, known: &mut Known, pending: &mut Pending) -> Result<(), Failure> {
+    async fn apply(
+        &self,
+        step: &Step,
+        known: &mut Known,
+        pending: &mut Pending,
+    ) -> Result<(), Failure> {
         let name = &self.target.name;
         match step {
             Step::Create(_) => unreachable!("applied by run"),
@@ -504,16 +519,23 @@ impl Pusher<'_> {
     /// Changes the given settings that differ: environment (merged, with the variables no
     /// longer given removed), lifecycle, the web process's command and health check, its scale,
     /// ssh. A new Docker image or lifecycle is built at the next start.
-    async fn update(&self, known: &mut Known, changes: &AppSettings, pending: &mut Pending) -> Result<(), Failure> {
+    async fn update(
+        &self,
+        known: &mut Known,
+        changes: &AppSettings,
+        pending: &mut Pending,
+    ) -> Result<(), Failure> {
         let guid = known.app.guid.clone();
         let context = |what: &str| format!("app {:?} ({guid}): changing {what}", self.target.name);
         if let Some(env) = &changes.environment {
+            // Only the variables that differ; those no longer given are removed (null).
             let mut var: HashMap<String, Option<String>> = env
                 .iter()
+                .filter(|(k, v)| known.env.get(*k).map(env_text) != Some(env_text(v)))
                 .map(|(k, v)| (k.clone(), Some(env_text(v))))
                 .collect();
-            for key in known.env.keys() {
-                var.entry(key.clone()).or_insert(None);
+            for key in known.env.keys().filter(|k| !env.contains_key(*k)) {
+                var.insert(key.clone(), None);
             }
             let answer = call(
                 self.client
@@ -639,7 +661,10 @@ impl Pusher<'_> {
         }
         let s = &self.target.settings;
         let had = known.web.as_ref().and_then(|w| w.health_check.clone());
-        let had_data = had.as_ref().and_then(|h| h.data.clone()).unwrap_or_default();
+        let had_data = had
+            .as_ref()
+            .and_then(|h| h.data.clone())
+            .unwrap_or_default();
         let type_ = s
             .health_check_type
             .map(|t| t.as_str().to_string())
@@ -791,7 +816,12 @@ impl Pusher<'_> {
         self.create_package(app, DOCKER, Some(data)).await
     }
 
-    async fn create_package(&self, app: &str, kind: &str, data: Option<CreatePackageBodyData>) -> Result<String, Failure> {
+    async fn create_package(
+        &self,
+        app: &str,
+        kind: &str,
+        data: Option<CreatePackageBodyData>,
+    ) -> Result<String, Failure> {
         let package = call(
             self.client
                 .create_package()
@@ -804,7 +834,12 @@ impl Pusher<'_> {
                 .send(),
         )
         .await
-        .with_context(|| format!("app {:?} ({app}): creating a {kind} package", self.target.name))?;
+        .with_context(|| {
+            format!(
+                "app {:?} ({app}): creating a {kind} package",
+                self.target.name
+            )
+        })?;
         Ok(package.guid)
     }
 
@@ -873,11 +908,22 @@ impl Pusher<'_> {
     }
 
     /// Records on the app the fingerprint of the source its current droplet was built from.
-    async fn annotate(&self, known: &mut Known, source: &str, droplet: &str) -> Result<(), Failure> {
+    async fn annotate(
+        &self,
+        known: &mut Known,
+        source: &str,
+        droplet: &str,
+    ) -> Result<(), Failure> {
         let guid = known.app.guid.clone();
         let annotations = HashMap::from([
-            (source::SOURCE_ANNOTATION.to_string(), Some(source.to_string())),
-            (source::DROPLET_ANNOTATION.to_string(), Some(droplet.to_string())),
+            (
+                source::SOURCE_ANNOTATION.to_string(),
+                Some(source.to_string()),
+            ),
+            (
+                source::DROPLET_ANNOTATION.to_string(),
+                Some(droplet.to_string()),
+            ),
         ]);
         let app = call(
             self.client
@@ -893,7 +939,12 @@ impl Pusher<'_> {
                 .send(),
         )
         .await
-        .with_context(|| format!("app {:?} ({guid}): recording its source's fingerprint", self.target.name))?;
+        .with_context(|| {
+            format!(
+                "app {:?} ({guid}): recording its source's fingerprint",
+                self.target.name
+            )
+        })?;
         known.app = app;
         Ok(())
     }
@@ -993,7 +1044,8 @@ impl Pusher<'_> {
         for step in steps {
             match step {
                 Step::Create(settings) => {
-                    let mut body = serde_json::to_value(self.create_body(settings)).unwrap_or_default();
+                    let mut body =
+                        serde_json::to_value(self.create_body(settings)).unwrap_or_default();
                     if let Some(env) = body
                         .get_mut("environment_variables")
                         .and_then(Value::as_object_mut)
@@ -1004,10 +1056,18 @@ impl Pusher<'_> {
                 }
                 Step::Update { what, stop, .. } => {
                     for field in what {
-                        api::print_plan("PATCH", &format!("/v3/apps/{guid} ({field})"), &Value::Null);
+                        api::print_plan(
+                            "PATCH",
+                            &format!("/v3/apps/{guid} ({field})"),
+                            &Value::Null,
+                        );
                     }
                     if *stop {
-                        api::print_plan("POST", &format!("/v3/apps/{guid}/actions/stop"), &Value::Null);
+                        api::print_plan(
+                            "POST",
+                            &format!("/v3/apps/{guid}/actions/stop"),
+                            &Value::Null,
+                        );
                     }
                 }
                 Step::Stop(_) => {}
@@ -1020,8 +1080,16 @@ impl Pusher<'_> {
                     );
                 }
                 Step::Start => {
-                    api::print_plan("POST", "/v3/builds", &serde_json::json!({"package": {"guid": "{package}"}}));
-                    api::print_plan("POST", &format!("/v3/apps/{guid}/actions/start (or restart)"), &Value::Null);
+                    api::print_plan(
+                        "POST",
+                        "/v3/builds",
+                        &serde_json::json!({"package": {"guid": "{package}"}}),
+                    );
+                    api::print_plan(
+                        "POST",
+                        &format!("/v3/apps/{guid}/actions/start (or restart)"),
+                        &Value::Null,
+                    );
                 }
                 Step::WaitRunning => {}
             }
@@ -1047,7 +1115,10 @@ fn lifecycle_type(app: &App) -> &str {
 /// The package guid at the end of a droplet's `links.package`.
 fn droplet_package(droplet: &crate::api::cloudfoundry_v3::types::Droplet) -> Option<String> {
     let href = &droplet.links.as_ref()?.package.as_ref()?.href;
-    href.trim_end_matches('/').rsplit('/').next().map(str::to_string)
+    href.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .map(str::to_string)
 }
 
 fn to_one(guid: &str) -> RelationshipToOne {
