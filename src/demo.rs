@@ -1,5 +1,6 @@
 //! `berth demo`: the built-in simulator on a free loopback port, and each provider's job run
-//! against it twice, printing what a real run prints.
+//! against it twice, printing what a real run prints: mittwald, Cloud Foundry through v3 (as
+//! `BERTH_CF_API=auto` picks it), and Cloud Foundry through v2.
 
 use crate::{
     ci,
@@ -10,7 +11,8 @@ use berth_sim::{self as sim, SimOptions};
 use std::time::Duration;
 
 /// `berth demo`: the simulator on a free loopback port, then each provider's job twice against
-/// it: the first run installs or creates, the second finds it and changes nothing.
+/// it: the first run installs or creates, the second finds it and changes nothing. Cloud Foundry
+/// runs through v3, then once more through v2 for an app of its own.
 pub async fn run() -> Exit {
     let options = SimOptions {
         time_to_ready: Duration::from_secs(3),
@@ -74,7 +76,13 @@ pub async fn run() -> Exit {
         ("BERTH_STATE", "STARTED"),
         ("BERTH_PATH", &app.to_string_lossy()),
     ];
-    let exit = demo_runs(&sim, "Cloud Foundry", &cloudfoundry).await;
+    let mut exit = demo_runs(&sim, "Cloud Foundry (v3)", &cloudfoundry).await;
+    if exit == Exit::Ok {
+        let mut v2 = cloudfoundry.to_vec();
+        v2.retain(|(k, _)| *k != "BERTH_NAME");
+        v2.extend([("BERTH_NAME", "berth-demo-v2"), ("BERTH_CF_API", "v2")]);
+        exit = demo_runs(&sim, "Cloud Foundry (v2)", &v2).await;
+    }
     let _ = std::fs::remove_dir_all(&app);
     exit
 }
@@ -101,9 +109,16 @@ async fn demo_runs(sim: &sim::SimHandle, provider: &str, vars: &[(&str, &str)]) 
         ci::info(format_args!("demo: {provider}, {title}"));
         let before = sim.requests().len();
         let exit = execute(&config).await;
+        let made = &sim.requests()[before..];
+        // Logging in at UAA is a POST that changes nothing on the platform.
+        let writes = made
+            .iter()
+            .filter(|r| !matches!(r.method.as_str(), "GET" | "HEAD"))
+            .filter(|r| !r.path.starts_with(sim::cloudfoundry::UAA_PREFIX))
+            .count();
         ci::info(format_args!(
-            "demo: {provider} run {n} made {} requests",
-            sim.requests().len() - before
+            "demo: {provider} run {n} made {} requests, {writes} of them changes",
+            made.len()
         ));
         if exit != Exit::Ok {
             return exit;

@@ -189,6 +189,17 @@ impl Pusher<'_> {
             self.print_plan(current.as_ref(), &steps);
             return Ok(());
         }
+        if current.is_some() && steps.iter().all(|s| *s == Step::WaitRunning) {
+            ci::info(format_args!(
+                "app {:?} already has the given settings{}; nothing to change",
+                self.target.name,
+                if self.target.path.is_some() {
+                    " and runs a droplet built from these bits"
+                } else {
+                    ""
+                }
+            ));
+        }
         let mut pending = Pending::default();
         for (n, step) in steps.iter().enumerate() {
             if let Step::Create(settings) = step {
