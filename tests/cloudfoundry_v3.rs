@@ -468,3 +468,89 @@ fn org_space_and_stack_by_name_are_looked_up_on_v3_and_unknown_names_are_exit_2(
         assert!(writes_since(&sim, from).is_empty());
     }
 }
+
+fn fault(status: u16, method: &str, path_prefix: &str) -> berth_sim::Fault {
+    berth_sim::Fault {
+        status,
+        count: 1,
+        method: Some(method.into()),
+        path_prefix: Some(path_prefix.into()),
+        ..berth_sim::Fault::default()
+    }
+}
+
+fn posts_to_apps(sim: &SimHandle) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/cf/v3/apps")
+        .count()
+}
+
+#[test]
+fn a_create_is_never_sent_twice_and_a_faster_run_s_app_is_taken_over() {
+    // Made, but the answer lost: looked up and continued with, not sent again.
+    let sim = v3_sim(|_| {});
+    sim.inject(berth_sim::Fault {
+        drop_after_processing: true,
+        ..fault(0, "POST", "/cf/v3/apps")
+    });
+    let app = app_dir();
+    let lost = run(&started_with_bits(&sim, "lost", &app));
+    assert_eq!(lost.code, 0, "{}", lost.stderr);
+    assert_eq!(posts_to_apps(&sim), 1);
+    assert_eq!(lost.json["created"], true);
+    assert_eq!(lost.out("status"), "ready");
+
+    // Another run made it between our list and our POST: CF-UniquenessError, then that app
+    // is brought to the given settings.
+    sim.inject(berth_sim::Fault {
+        body: Some(r#"{"pagination":{"total_results":0,"next":null},"resources":[]}"#.into()),
+        ..fault(200, "GET", "/cf/v3/apps")
+    });
+    let mut env = started_with_bits(&sim, "lost", &app);
+    set(&mut env, "BERTH_MEMORY", "64M");
+    let from = sim.requests().len();
+    let raced = run(&env);
+    assert_eq!(raced.code, 0, "{}", raced.stderr);
+    assert!(
+        raced
+            .stderr
+            .contains("exists already; continuing with that one"),
+        "{}",
+        raced.stderr
+    );
+    assert_eq!(raced.json["created"], false);
+    assert_eq!(raced.out("id"), lost.out("id"));
+    let writes: Vec<String> = writes_since(&sim, from)
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        writes.len(),
+        3,
+        "the refused POST, the scale and the restart: {writes:?}"
+    );
+    assert!(writes[1].ends_with("/actions/scale"), "{writes:?}");
+    assert!(writes[2].ends_with("/actions/restart"), "{writes:?}");
+}
+
+#[test]
+fn a_dry_run_reads_and_prints_the_v3_requests_it_would_send() {
+    let sim = v3_sim(|_| {});
+    let app = app_dir();
+    let mut env = started_with_bits(&sim, "planned", &app);
+    set(&mut env, "BERTH_DRY_RUN", "true");
+    set(&mut env, "BERTH_ENVIRONMENT", "API_KEY=dry-SECRET-77");
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        writes_since(&sim, 0).is_empty(),
+        "{:?}",
+        cc_requests(&sim, 0)
+    );
+    assert_eq!(run.json["dry_run"], true);
+    for line in ["POST /v3/apps", "POST /v3/packages", "POST /v3/builds"] {
+        assert!(run.stderr.contains(line), "{line}: {}", run.stderr);
+    }
+    assert!(!run.everything().contains("dry-SECRET-77"));
+}
