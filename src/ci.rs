@@ -85,6 +85,40 @@ fn annotate_error(title: &str, message: impl Display) {
     }
 }
 
+/// Prints lines that come from the platform or the app (a staging log, a command's output) so
+/// that none of them can act as a command to the CI platform: on GitHub between
+/// `::stop-commands::` and the resume marker, with a token made fresh for each block; on GitLab
+/// without the carriage returns and erase sequences its section markers need. Each line gets
+/// `prefix`; secrets are scrubbed as everywhere.
+pub fn platform_lines(prefix: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let platform = Platform::current();
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    if platform == Platform::GitHub {
+        eprintln!("::stop-commands::{token}");
+    }
+    for line in lines {
+        emit(&format!("{prefix}{}", defuse(platform, line)));
+    }
+    if platform == Platform::GitHub {
+        eprintln!("::{token}::");
+    }
+}
+
+/// One line of platform text made inert for `platform`.
+fn defuse(platform: Platform, line: &str) -> String {
+    let line: String = line.chars().filter(|c| *c != '\r').collect();
+    match platform {
+        Platform::GitLab => line
+            .replace("\x1b[0K", "")
+            .replace("section_start:", "section start:")
+            .replace("section_end:", "section end:"),
+        _ => line,
+    }
+}
+
 /// Keeps a secret that berth obtained itself (a UAA token) out of everything: scrubbed from
 /// berth's own lines and outputs, and on GitHub Actions masked in every log line of the job
 /// (the runner drops the `::add-mask::` line itself from the log).
@@ -222,6 +256,18 @@ mod tests {
             Platform::Plain
         );
         assert_eq!(Platform::from_lookup(env(&[])), Platform::Plain);
+    }
+
+    #[test]
+    fn platform_text_cannot_act_as_a_gitlab_section_marker() {
+        let marker = "section_start:1700000000:evil\r\x1b[0Khidden";
+        let defused = defuse(Platform::GitLab, marker);
+        assert!(
+            !defused.contains('\r') && !defused.contains("\x1b[0K"),
+            "{defused:?}"
+        );
+        assert!(!defused.contains("section_start:"));
+        assert_eq!(defuse(Platform::Plain, "a\r"), "a");
     }
 
     #[test]

@@ -72,6 +72,13 @@ pub struct Outputs {
     pub droplet_guid: Option<String>,
     /// Cloud Foundry v3: the package that droplet was staged from.
     pub package_guid: Option<String>,
+    /// Cloud Foundry: the first route of `BERTH_ROUTES` (else the first the platform lists), as
+    /// a URL.
+    pub url: Option<String>,
+    /// Cloud Foundry: every route mapped to the app.
+    pub app_routes: Option<Vec<String>>,
+    /// Cloud Foundry v3: the rolling deployment this run made.
+    pub deployment_guid: Option<String>,
     /// Set when this was a dry run: nothing was changed.
     pub dry_run: bool,
     /// The error, when the run failed.
@@ -91,6 +98,9 @@ pub const KEYS: &[&str] = &[
     "api_version",
     "droplet_guid",
     "package_guid",
+    "url",
+    "app_routes",
+    "deployment_guid",
     "short_id",
     "installation_path",
     "app_version_id",
@@ -172,6 +182,9 @@ impl Outputs {
         opt("api_version", &self.api_version);
         opt("droplet_guid", &self.droplet_guid);
         opt("package_guid", &self.package_guid);
+        opt("url", &self.url);
+        opt("app_routes", &self.app_routes.as_ref().map(|r| r.join(",")));
+        opt("deployment_guid", &self.deployment_guid);
         opt("short_id", &self.short_id);
         opt("installation_path", &self.installation_path);
         opt("app_version_id", &self.app_version_id);

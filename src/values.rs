@@ -79,6 +79,16 @@ values! {
 }
 
 values! {
+    /// How new code or settings go live on a running Cloud Foundry app (`BERTH_STRATEGY`).
+    Strategy {
+        /// Stop, then start: a short downtime.
+        Restart = "restart",
+        /// A v3 rolling deployment: the old instances serve until the new ones run.
+        Rolling = "rolling",
+    }
+}
+
+values! {
     /// How Cloud Foundry checks an instance is healthy (`BERTH_HEALTH_CHECK_TYPE`).
     HealthCheck {
         /// A TCP connection to the app's port.

@@ -4,6 +4,7 @@
 
 mod auth;
 mod bits;
+mod logs;
 pub mod plan;
 mod resolve;
 mod source;
@@ -22,7 +23,7 @@ use crate::{
     ci,
     config::{
         AppSettings, AppState, CfApi, CloudFoundryTarget, Common, ConfigError, ConfigErrors,
-        HealthCheck,
+        HealthCheck, Strategy,
     },
     http,
     outputs::{Progress, Status},
@@ -73,6 +74,15 @@ pub async fn run(
         .await?;
         let policy = policy.with_credentials(std::sync::Arc::new(token));
         return v3::run(common, target, progress, policy, plain, &root).await;
+    }
+    if target.strategy == Strategy::Rolling {
+        return Err(ConfigErrors(vec![ConfigError::Invalid {
+            var: "BERTH_STRATEGY",
+            problem: "rolling needs Cloud Controller v3 (a deployment), and this foundation \
+                      serves v2 only"
+                .into(),
+        }])
+        .into());
     }
     if target
         .settings

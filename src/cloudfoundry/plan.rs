@@ -136,8 +136,9 @@ pub fn plan(
             if stop {
                 state = AppState::Stopped;
             }
-            // A running app keeps its old settings until it restarts, as after `cf set-env`.
-            restart = !what.is_empty() && state == AppState::Started;
+            // A running app keeps its old settings until it restarts, as after `cf set-env`;
+            // a new instance count applies at once.
+            restart = what.iter().any(|w| *w != "instances") && state == AppState::Started;
         }
     }
 
@@ -217,6 +218,9 @@ mod tests {
     fn target(f: impl FnOnce(&mut CloudFoundryTarget)) -> CloudFoundryTarget {
         let mut t = CloudFoundryTarget {
             api: crate::config::CfApi::Auto,
+            routes: None,
+            strategy: crate::config::Strategy::Restart,
+            logs: true,
             auth: CfAuth::Token(Secret::new("t")),
             space: crate::config::SpaceRef::Guid("s".into()),
             name: "app".into(),
@@ -321,6 +325,23 @@ mod tests {
                 Step::Start,
                 Step::WaitRunning
             ]
+        );
+    }
+
+    #[test]
+    fn a_new_instance_count_applies_without_a_restart() {
+        let t = target(|t| t.settings.instances = Some(3));
+        let c = current(AppState::Started, |_| {});
+        assert_eq!(
+            plan(Some(&c), &t, OnExisting::Update, false, None).unwrap(),
+            [Step::Update {
+                changes: AppSettings {
+                    instances: Some(3),
+                    ..AppSettings::default()
+                },
+                what: vec!["instances"],
+                stop: false
+            }]
         );
     }
 

@@ -1,6 +1,8 @@
 //! The Cloud Foundry part of the configuration.
 
-use super::{AppState, CfApi, HealthCheck, Problems, Raw, Secret, is_uuid, parse_duration};
+use super::{
+    AppState, CfApi, HealthCheck, Problems, Raw, Secret, Strategy, is_uuid, parse_duration,
+};
 use serde_json::{Map, Value};
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
@@ -98,6 +100,12 @@ pub struct DockerCredentials {
 pub struct CloudFoundryTarget {
     /// `BERTH_CF_API`.
     pub api: CfApi,
+    /// `BERTH_ROUTES` (`None`: not given; an existing app keeps its routes).
+    pub routes: Option<Vec<RouteSpec>>,
+    /// `BERTH_STRATEGY`.
+    pub strategy: Strategy,
+    /// `BERTH_LOGS`.
+    pub logs: bool,
     /// How to get a token.
     pub auth: CfAuth,
     /// The space the app lives in.
@@ -353,8 +361,37 @@ pub(super) fn parse(
         ),
     };
 
+    let strategy = raw
+        .strategy
+        .as_deref()
+        .map_or(Some(Strategy::Restart), |v| {
+            let parsed = Strategy::parse(v);
+            if parsed.is_none() {
+                p.invalid(
+                    "BERTH_STRATEGY",
+                    format!(
+                        "{:?} is not accepted (accepted: {})",
+                        v.trim(),
+                        Strategy::accepted()
+                    ),
+                );
+            }
+            parsed
+        });
+    if strategy == Some(Strategy::Rolling) && api == Some(CfApi::V2) {
+        p.invalid(
+            "BERTH_STRATEGY",
+            "rolling needs Cloud Controller v3 (a deployment), and BERTH_CF_API is v2",
+        );
+    }
+    let routes = raw.routes.as_deref().map(|r| routes(r, p));
+    let logs = p.bool("BERTH_LOGS", raw.logs.as_deref(), true);
+
     Some(CloudFoundryTarget {
         api: api?,
+        routes,
+        strategy: strategy?,
+        logs,
         auth: auth?,
         space: space?,
         name: name?,
@@ -365,6 +402,105 @@ pub(super) fn parse(
         docker_credentials,
         staging_timeout,
         startup_timeout,
+    })
+}
+
+/// One entry of `BERTH_ROUTES`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteSpec {
+    /// `host.domain[/path]`: the host and domain are told apart by the domains the space can
+    /// use (the longest that matches).
+    Http {
+        /// `host.domain`, lower case.
+        name: String,
+        /// `/path`, when given.
+        path: Option<String>,
+    },
+    /// `domain:port`, on a TCP domain.
+    Tcp {
+        /// The domain, lower case.
+        domain: String,
+        /// The port.
+        port: u16,
+    },
+    /// `default`: `<app name>.<the organization's default domain>`, as `cf push` picks it.
+    Default,
+}
+
+impl std::fmt::Display for RouteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Http { name, path } => write!(f, "{name}{}", path.as_deref().unwrap_or("")),
+            Self::Tcp { domain, port } => write!(f, "{domain}:{port}"),
+            Self::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// `BERTH_ROUTES`: entries one a line or comma-separated.
+fn routes(text: &str, p: &mut Problems) -> Vec<RouteSpec> {
+    let mut routes = Vec::new();
+    for entry in text
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        match route(entry) {
+            Ok(r) if !routes.contains(&r) => routes.push(r),
+            Ok(_) => {}
+            Err(problem) => p.invalid("BERTH_ROUTES", format!("{entry:?}: {problem}")),
+        }
+    }
+    routes
+}
+
+fn route(entry: &str) -> Result<RouteSpec, String> {
+    if entry.eq_ignore_ascii_case("default") {
+        return Ok(RouteSpec::Default);
+    }
+    let entry = entry
+        .strip_prefix("https://")
+        .or_else(|| entry.strip_prefix("http://"))
+        .unwrap_or(entry);
+    let (name, path) = match entry.find('/') {
+        Some(i) => (&entry[..i], Some(&entry[i..])),
+        None => (entry, None),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
+    };
+    if let Some((domain, port)) = name.rsplit_once(':') {
+        if path.is_some() {
+            return Err("a TCP route (domain:port) has no path".into());
+        }
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or("the port must be a number from 1 to 65535")?;
+        if !domain.split('.').all(label_ok) || !domain.contains('.') {
+            return Err("is not a domain name".into());
+        }
+        return Ok(RouteSpec::Tcp {
+            domain: domain.to_ascii_lowercase(),
+            port,
+        });
+    }
+    if !name.contains('.') || !name.split('.').all(label_ok) {
+        return Err("is not host.domain[/path], domain:port or default".into());
+    }
+    let path = path
+        .map(|p| p.trim_end_matches('/').to_string())
+        .filter(|p| !p.is_empty());
+    if path.as_deref().is_some_and(|p| p.contains(['?', '#', ' '])) {
+        return Err("a route's path has no query, fragment or space".into());
+    }
+    Ok(RouteSpec::Http {
+        name: name.to_ascii_lowercase(),
+        path,
     })
 }
 
@@ -643,6 +779,42 @@ mod tests {
             panic!("not cf")
         };
         assert_eq!(cf.auth, CfAuth::Token(Secret::new("eyJhbGciOi.x.y")));
+    }
+
+    #[test]
+    fn routes_are_read_one_a_line_or_comma_separated() {
+        let mut p = Problems::default();
+        assert_eq!(
+            routes(
+                "shop.apps.example.com/api/, default\ntcp.example.com:1024,https://Shop.apps.example.com/api",
+                &mut p
+            ),
+            [
+                RouteSpec::Http {
+                    name: "shop.apps.example.com".into(),
+                    path: Some("/api".into())
+                },
+                RouteSpec::Default,
+                RouteSpec::Tcp {
+                    domain: "tcp.example.com".into(),
+                    port: 1024
+                },
+            ],
+            "the same route twice counts once"
+        );
+        assert!(p.into_list().is_empty());
+        for bad in [
+            "localhost",
+            "a.b:0",
+            "a.b:http",
+            "a.b:80/x",
+            "a..b",
+            "a.b/x?y",
+        ] {
+            let mut p = Problems::default();
+            routes(bad, &mut p);
+            assert!(!p.into_list().is_empty(), "{bad}");
+        }
     }
 
     #[test]

@@ -108,6 +108,9 @@ inputs! {
         console "BERTH_CONSOLE" "platform default" "boolean of the create-app API";
         debug "BERTH_DEBUG" "platform default" "boolean of the create-app API";
         path "BERTH_PATH" "(none)" "a directory or .zip to upload as the app's bits before starting";
+        routes "BERTH_ROUTES" "(none)" "routes to map: `host.domain[/path]`, `domain:port` (TCP) or `default`, one a line or comma-separated";
+        strategy "BERTH_STRATEGY" "restart" "how new code or settings go live on a running app: `restart` or `rolling` (v3)";
+        logs "BERTH_LOGS" "true" "show the staging log (log-cache) and its last lines on failure";
         exclude "BERTH_EXCLUDE" ".git" "paths not to upload, gitignore patterns relative to BERTH_PATH, one a line or comma-separated (replaces the default; a .cfignore in BERTH_PATH counts too)";
     }
 }

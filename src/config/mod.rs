@@ -19,8 +19,10 @@ mod problems;
 
 pub use crate::outputs::Sinks;
 pub use crate::redact::Secret;
-pub use crate::values::{AppState, CfApi, HealthCheck, Provider, UpdatePolicy};
-pub use cloudfoundry::{AppSettings, CfAuth, CloudFoundryTarget, DockerCredentials, SpaceRef};
+pub use crate::values::{AppState, CfApi, HealthCheck, Provider, Strategy, UpdatePolicy};
+pub use cloudfoundry::{
+    AppSettings, CfAuth, CloudFoundryTarget, DockerCredentials, RouteSpec, SpaceRef,
+};
 pub use common::{Common, MAX_WAIT_TIMEOUT, OnExisting};
 pub use env::env_vars;
 pub use inputs::{INPUTS, Input};

@@ -56,20 +56,25 @@ where
         let Some(next) = pagination.and_then(|p| p.next).map(|l| l.href) else {
             return Ok(None);
         };
-        let current = page.unwrap_or(1);
-        match page_of(&next) {
-            Some(number) if number > current => page = Some(number),
-            _ => bail!(
-                "the list's next link {next:?} does not lead past page {current}; berth stops \
-                 rather than act on a partial list"
-            ),
-        }
+        page = Some(next_page(&next, page.unwrap_or(1))?);
     }
     bail!(
         "the list goes on beyond {} pages; berth stops rather than act on a partial list, \
          which could make it create a duplicate or miss what it looks for",
         super::super::MAX_PAGES
     )
+}
+
+/// The page a list's `next.href` leads to: only forward, as a link back (or to itself) would
+/// never end.
+pub(super) fn next_page(next: &str, current: i64) -> anyhow::Result<i64> {
+    match page_of(next) {
+        Some(number) if number > current => Ok(number),
+        _ => bail!(
+            "the list's next link {next:?} does not lead past page {current}; berth stops \
+             rather than act on a partial list"
+        ),
+    }
 }
 
 /// The `page` of a `next.href` (absolute, as Cloud Controller writes it). The next request goes
@@ -137,6 +142,21 @@ pub(super) async fn space(client: &Client, space: &SpaceRef) -> Result<String, F
             format!("org {org:?} has no space named {name:?} that this user can see"),
         )
     })
+}
+
+/// The guid of the org a space belongs to.
+pub(super) async fn org_of(client: &Client, space: &str) -> Result<String, Failure> {
+    let found = find(paged!(client.list_spaces().guids(space.to_string())), |s| {
+        s.guid.eq_ignore_ascii_case(space)
+    })
+    .await
+    .with_context(|| format!("reading space {space}"))?;
+    found
+        .and_then(|s| s.relationships?.organization?.data)
+        .map(|d| d.guid)
+        .ok_or_else(|| {
+            anyhow::anyhow!("space {space} is not visible to this user or names no org").into()
+        })
 }
 
 /// The stack's name (v3 names stacks): `BERTH_STACK` checked to exist, or the stack of

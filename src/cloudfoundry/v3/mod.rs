@@ -6,9 +6,12 @@
 //! nothing.
 
 mod lists;
+mod routes;
 
 use super::{
-    Root, phase_deadline, phase_timeout,
+    Root,
+    logs::{self, LogCache},
+    phase_deadline, phase_timeout,
     plan::{self, Current, Refusal, Step},
     source,
 };
@@ -21,11 +24,11 @@ use crate::{
         cloudfoundry_v3::{
             Client,
             types::{
-                App, CreateAppBody, CreateAppBodyRelationships, CreateBuildBody, CreatePackageBody,
-                CreatePackageBodyData, CreatePackageBodyRelationships,
-                HealthCheck as HealthCheckBody, HealthCheckData, Lifecycle, LifecycleData,
-                Metadata, Process, Relationship, RelationshipToOne, ScaleProcessBody,
-                SetCurrentDropletForAppBody, UpdateAppBody, UpdateAppFeatureBody,
+                App, CreateAppBody, CreateAppBodyRelationships, CreateBuildBody,
+                CreateDeploymentBody, CreatePackageBody, CreatePackageBodyData,
+                CreatePackageBodyRelationships, HealthCheck as HealthCheckBody, HealthCheckData,
+                Lifecycle, LifecycleData, Metadata, Process, Relationship, RelationshipToOne,
+                ScaleProcessBody, SetCurrentDropletForAppBody, UpdateAppBody, UpdateAppFeatureBody,
                 UpdateEnvironmentVariablesForAppBody, UpdateProcessBody,
             },
         },
@@ -33,6 +36,7 @@ use crate::{
     ci,
     config::{
         AppSettings, AppState, CloudFoundryTarget, Common, ConfigError, ConfigErrors, HealthCheck,
+        Strategy,
     },
     outputs::{Progress, Status},
     wait::{self, Poll},
@@ -54,7 +58,6 @@ pub(super) async fn run(
     http: reqwest::Client,
     root: &Root,
 ) -> Result<(), Failure> {
-    let _ = root;
     let client = Client::new_with_client(&common.api_url, http.clone(), policy.clone());
     let space_guid = lists::space(&client, &target.space).await?;
     let mut target = for_v3(target);
@@ -66,6 +69,11 @@ pub(super) async fn run(
         target.settings.stack =
             Some(lists::stack(&client, stack.as_deref(), stack_guid.as_deref()).await?);
     }
+    // Routes are resolved before anything is written: an unknown domain is exit 2.
+    let routes = match &target.routes {
+        Some(specs) => routes::resolve(&client, specs, &target.name, &space_guid).await?,
+        None => Vec::new(),
+    };
     // Fingerprinting a large tree takes a while: off the one async thread.
     let fingerprint = match target.path.clone() {
         Some(path) => {
@@ -88,6 +96,9 @@ pub(super) async fn run(
         space_guid,
         progress,
         fingerprint,
+        routes,
+        log_cache: root.log_cache.clone().filter(|_| target.logs),
+        logs: tokio::sync::Mutex::new(None),
     }
     .run()
     .await
@@ -160,6 +171,12 @@ struct Pusher<'a> {
     progress: &'a Progress,
     /// The fingerprint of `BERTH_PATH`.
     fingerprint: Option<String>,
+    /// The routes of `BERTH_ROUTES`, their domains known.
+    routes: Vec<routes::Wanted>,
+    /// log-cache, unless `BERTH_LOGS=false`.
+    log_cache: Option<String>,
+    /// The app's log, read from before its first build or start.
+    logs: tokio::sync::Mutex<Option<LogCache>>,
 }
 
 /// What applying the steps has left to do at the next start.
@@ -200,11 +217,15 @@ impl Pusher<'_> {
                 }
             ));
         }
+        if let Some(k) = &known {
+            self.map_routes(&k.app.guid).await?;
+        }
         let mut pending = Pending::default();
         for (n, step) in steps.iter().enumerate() {
             if let Step::Create(settings) = step {
                 match self.create(settings).await? {
                     Created::New(app) => {
+                        self.map_routes(&app.guid).await?;
                         let (k, c) = self.read(app).await?;
                         // What POST /v3/apps does not take: the process, scale and ssh.
                         let (changes, what) = plan::changes(settings, &c.settings);
@@ -219,6 +240,7 @@ impl Pusher<'_> {
                     }
                     Created::Existing(app) => {
                         // Another run was faster: plan again from the app it made.
+                        self.map_routes(&app.guid).await?;
                         let (k, c) = self.read(app).await?;
                         self.check_lifecycle(&k)?;
                         let rest = self.plan(Some(&c))?;
@@ -245,6 +267,31 @@ impl Pusher<'_> {
             }
             None => Ok(()),
         }
+    }
+
+    /// Maps the routes of `BERTH_ROUTES` to the app; records `url` and `app-routes`.
+    async fn map_routes(&self, app: &str) -> Result<(), Failure> {
+        let mapped = match routes::map(&self.client, &self.routes, app, &self.space_guid).await {
+            Ok(mapped) => mapped,
+            Err(e) if self.routes.is_empty() => {
+                // Only the `url` output needed them: not worth failing a deploy for.
+                ci::warn(format_args!(
+                    "the app's routes are not known ({e}); no url output"
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let url = self
+            .routes
+            .first()
+            .map(routes::Wanted::link)
+            .or_else(|| mapped.first().map(|(url, tcp)| routes::link(url, *tcp)));
+        self.progress.update(|o| {
+            o.url = url;
+            o.app_routes = Some(mapped.into_iter().map(|(url, _)| url).collect());
+        });
+        Ok(())
     }
 
     /// The plan for this app, or why there is none.
@@ -460,6 +507,7 @@ impl Pusher<'_> {
     async fn start(&self, known: &mut Known, pending: &mut Pending) -> Result<(), Failure> {
         let name = &self.target.name;
         let guid = known.app.guid.clone();
+        self.follow_log(&guid).await;
         if let Some(build) = pending.build.take() {
             let (package, source) = match build {
                 Build::Bits { package, source } => (package, Some(source)),
@@ -476,19 +524,28 @@ impl Pusher<'_> {
                 },
             };
             let droplet = self.build(&package).await?;
-            call(
-                self.client
-                    .set_current_droplet_for_app()
-                    .guid(&guid)
-                    .body(SetCurrentDropletForAppBody {
-                        data: Relationship {
-                            guid: droplet.clone(),
-                        },
-                    })
-                    .send(),
-            )
-            .await
-            .with_context(|| format!("app {name:?} ({guid}): making droplet {droplet} current"))?;
+            // A running app goes over to the new droplet through a rolling deployment, which
+            // makes it current itself once the new instances run.
+            if self.rolling(pending) {
+                pending.restart = false;
+                self.deploy(known, Some(&droplet)).await?;
+            } else {
+                call(
+                    self.client
+                        .set_current_droplet_for_app()
+                        .guid(&guid)
+                        .body(SetCurrentDropletForAppBody {
+                            data: Relationship {
+                                guid: droplet.clone(),
+                            },
+                        })
+                        .send(),
+                )
+                .await
+                .with_context(|| {
+                    format!("app {name:?} ({guid}): making droplet {droplet} current")
+                })?;
+            }
             self.progress.update(|o| {
                 o.droplet_guid = Some(droplet.clone());
                 o.package_guid = Some(package.clone());
@@ -497,8 +554,125 @@ impl Pusher<'_> {
                 self.annotate(known, &source, &droplet).await?;
             }
         }
+        if self.rolling(pending) {
+            // New settings on the current droplet.
+            pending.restart = false;
+            return self.deploy(known, None).await;
+        }
         let restart = std::mem::take(&mut pending.restart);
         self.start_or_restart(known, restart).await
+    }
+
+    /// Whether what is pending goes live through a rolling deployment: `BERTH_STRATEGY=rolling`
+    /// and a running app that would otherwise restart.
+    fn rolling(&self, pending: &Pending) -> bool {
+        self.target.strategy == Strategy::Rolling && pending.restart
+    }
+
+    /// `POST /v3/deployments` (rolling) of `droplet` (`None`: the current one, with the new
+    /// settings), waited on until it is `FINALIZED` with reason `DEPLOYED`: the old instances
+    /// serve until the new ones run. On a timeout or a signal the job cancels it within the
+    /// cleanup grace, so that the old droplet stays live.
+    async fn deploy(&self, known: &mut Known, droplet: Option<&str>) -> Result<(), Failure> {
+        let name = &self.target.name;
+        let app = known.app.guid.clone();
+        ci::info(format_args!(
+            "deploying app {name:?} without downtime (rolling deployment{})",
+            droplet
+                .map(|d| format!(" of droplet {d}"))
+                .unwrap_or_default()
+        ));
+        let relationships = serde_json::Map::from_iter([(
+            "app".to_string(),
+            serde_json::json!({"data": {"guid": app}}),
+        )]);
+        let body = CreateDeploymentBody {
+            droplet: droplet.map(|d| Relationship {
+                guid: d.to_string(),
+            }),
+            strategy: Some("rolling".into()),
+            relationships: Some(relationships.into()),
+            metadata: None,
+            options: None,
+            revision: None,
+        };
+        let deployment = {
+            let _write = self.progress.writing();
+            let made = call(self.client.create_deployment().body(body).send())
+                .await
+                .with_context(|| format!("app {name:?} ({app}): creating a rolling deployment"))?;
+            self.progress
+                .update(|o| o.deployment_guid = Some(made.guid.clone()));
+            made.guid
+        };
+        let cleanup = self.progress.cleanups().add(
+            format!("rolling deployment {deployment} of app {name:?} (cancel it: `cf cancel-deployment {name}`)"),
+            {
+                let http = self.http.clone();
+                let api_url = self.common.api_url.clone();
+                let policy = self.policy.clone();
+                let deployment = deployment.clone();
+                move |grace_end| async move {
+                    let mut policy = api::Policy {
+                        deadline: grace_end,
+                        ..policy
+                    };
+                    policy.budget = std::sync::Arc::default();
+                    let client = Client::new_with_client(&api_url, http, policy);
+                    call(client.cancel_deployment().guid(&deployment).send())
+                        .await
+                        .map(|_| ())
+                        .with_context(|| format!("cancelling deployment {deployment}"))?;
+                    ci::info(format_args!(
+                        "cancelled rolling deployment {deployment}: the old instances keep serving"
+                    ));
+                    Ok(())
+                }
+            },
+        );
+        let outcome = wait::until(
+            &format!("rolling deployment {deployment}"),
+            self.policy.deadline,
+            &self.policy,
+            || async {
+                self.show_log().await;
+                let d = call(self.client.get_deployment().guid(&deployment).send())
+                    .await
+                    .with_context(|| format!("reading deployment {deployment}"))?;
+                let value = d.status.value.as_deref().unwrap_or("UNKNOWN");
+                let reason = d.status.reason.as_deref().unwrap_or("");
+                match (value, reason) {
+                    ("FINALIZED", "DEPLOYED") => Ok(Poll::Ready(())),
+                    ("FINALIZED", reason) => Err(anyhow!(
+                        "the rolling deployment ended {reason}: the old instances keep serving \
+                         (a newer deployment supersedes an older one; a cancelled one keeps the \
+                         old droplet)"
+                    )),
+                    (value, reason) => Ok(Poll::Pending(
+                        format!("{value} {reason}").trim().to_string(),
+                    )),
+                }
+            },
+        )
+        .await;
+        match outcome {
+            Ok(()) => {
+                self.progress.cleanups().dismiss(cleanup);
+                let app = call(self.client.get_app().guid(&app).send())
+                    .await
+                    .with_context(|| format!("reading app {app}"))?;
+                self.record(&app);
+                known.app = app;
+                Ok(())
+            }
+            // It ended by itself: nothing to cancel.
+            Err(wait::WaitError::Failed(e)) => {
+                self.progress.cleanups().dismiss(cleanup);
+                Err(e.into())
+            }
+            // Out of time: the job cancels it.
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn start_or_restart(&self, known: &mut Known, restart: bool) -> Result<(), Failure> {
@@ -890,11 +1064,13 @@ impl Pusher<'_> {
         self.progress
             .update(|o| o.package_state = Some(build.state.clone()));
         let deadline = phase_deadline(&self.policy, self.target.staging_timeout);
-        wait::until(
+        let failed = std::cell::RefCell::new(None);
+        let staged = wait::until(
             &format!("app {name:?} to stage"),
             deadline,
             &self.policy,
             || async {
+                self.show_log().await;
                 let build = call(self.client.get_build().guid(&guid).send())
                     .await
                     .with_context(|| format!("reading build {guid}"))?;
@@ -906,16 +1082,69 @@ impl Pusher<'_> {
                         .and_then(|d| d.guid)
                         .map(Poll::Ready)
                         .ok_or_else(|| anyhow!("build {guid} is STAGED but names no droplet")),
-                    "FAILED" => Err(anyhow!(
-                        "staging failed: {}",
-                        build.error.as_deref().unwrap_or("no reason given")
-                    )),
+                    "FAILED" => {
+                        let reason = format!(
+                            "staging failed: {}",
+                            build.error.as_deref().unwrap_or("no reason given")
+                        );
+                        failed.replace(Some(reason.clone()));
+                        Err(anyhow!(reason))
+                    }
                     other => Ok(Poll::Pending(format!("build {other}"))),
                 }
             },
         )
-        .await
-        .map_err(|e| phase_timeout(e, self.target.staging_timeout, "CF_STAGING_TIMEOUT"))
+        .await;
+        match (staged, failed.take()) {
+            (Ok(droplet), _) => {
+                self.show_log().await;
+                Ok(droplet)
+            }
+            (Err(_), Some(reason)) => {
+                Err(anyhow!("{}", self.with_log_tail(reason, "STG", "staging log").await).into())
+            }
+            (Err(e), None) => Err(phase_timeout(
+                e,
+                self.target.staging_timeout,
+                "CF_STAGING_TIMEOUT",
+            )),
+        }
+    }
+
+    /// Starts reading the app's log (once per run): what comes after is this run's.
+    async fn follow_log(&self, app: &str) {
+        let mut logs = self.logs.lock().await;
+        if logs.is_none() && self.log_cache.is_some() {
+            *logs = LogCache::start(
+                self.http.clone(),
+                self.policy.clone(),
+                self.log_cache.as_deref(),
+                app,
+            )
+            .await;
+        }
+    }
+
+    /// Prints the log lines that arrived since the last look.
+    async fn show_log(&self) {
+        if let Some(logs) = self.logs.lock().await.as_mut() {
+            logs.poll().await;
+        }
+    }
+
+    /// `message` with the last lines of the log from `source` (`STG`, `APP`), read once more
+    /// after a short wait, as delivery lags.
+    async fn with_log_tail(&self, message: String, source: &str, what: &str) -> String {
+        let mut logs = self.logs.lock().await;
+        let Some(logs) = logs.as_mut() else {
+            return message;
+        };
+        let pause = std::time::Duration::from_secs(2);
+        if tokio::time::Instant::now() + pause < self.policy.deadline {
+            tokio::time::sleep(pause).await;
+        }
+        logs.poll().await;
+        logs::with_tail(&message, what, &logs.tail(source))
     }
 
     /// Records on the app the fingerprint of the source its current droplet was built from.
@@ -969,11 +1198,13 @@ impl Pusher<'_> {
         let name = &self.target.name;
         let deadline = phase_deadline(&self.policy, self.target.startup_timeout);
         let warned = std::cell::Cell::new(false);
-        wait::until(
+        let crashed_all = std::cell::Cell::new(false);
+        let started = wait::until(
             &format!("app {name:?} to start"),
             deadline,
             &self.policy,
             || async {
+                self.show_log().await;
                 let stats = call(self.client.get_process_stats().guid(&web).send())
                     .await
                     .with_context(|| format!("reading the instances of process {web}"))?;
@@ -1000,10 +1231,8 @@ impl Pusher<'_> {
                 }
                 let crashed = count("CRASHED");
                 if !states.is_empty() && crashed == states.len() {
-                    return Err(anyhow!(
-                        "every instance crashed ({})",
-                        summary()
-                    ));
+                    crashed_all.set(true);
+                    return Err(anyhow!("every instance crashed ({})", summary()));
                 }
                 if crashed > 0 && !warned.replace(true) {
                     ci::warn(format_args!(
@@ -1015,8 +1244,21 @@ impl Pusher<'_> {
                 Ok(Poll::Pending(format!("instances {}", summary())))
             },
         )
-        .await
-        .map_err(|e| phase_timeout(e, self.target.startup_timeout, "CF_STARTUP_TIMEOUT"))
+        .await;
+        match started {
+            Ok(()) => Ok(()),
+            Err(wait::WaitError::Failed(e)) if crashed_all.get() => Err(anyhow!(
+                "{}",
+                self.with_log_tail(format!("app {name:?}: {e:#}"), "APP", "app's log")
+                    .await
+            )
+            .into()),
+            Err(e) => Err(phase_timeout(
+                e,
+                self.target.startup_timeout,
+                "CF_STARTUP_TIMEOUT",
+            )),
+        }
     }
 
     /// Sets the final status: ready when stopped, when started with no instances, or once waited
@@ -1052,6 +1294,13 @@ impl Pusher<'_> {
         }
         api::print_steps(steps);
         let guid = current.map_or("{new guid}", |c| c.guid.as_str());
+        for route in &self.routes {
+            api::print_plan(
+                "POST",
+                "/v3/routes/{route}/destinations (unless mapped already)",
+                &serde_json::json!({"route": route.url(), "destinations": [{"app": {"guid": guid}}]}),
+            );
+        }
         for step in steps {
             match step {
                 Step::Create(settings) => {

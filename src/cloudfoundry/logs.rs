@@ -1,0 +1,255 @@
+//! The app's log from log-cache (the root document's `log_cache` link), for v2 and v3 alike: the
+//! staging log shown while the app stages, and the last lines kept for the error when staging
+//! fails or every instance crashes. Reading starts at a cursor taken before staging (the
+//! server's newest timestamp), each line is printed once and in order, and a log-cache that fails
+//! is one warning: the run never fails because of it.
+
+use crate::{api::Policy, ci};
+use base64::Engine;
+use serde::Deserialize;
+use std::collections::{HashSet, VecDeque};
+
+/// Lines kept for an error: about 20 are shown on stderr and in the step summary.
+pub const TAIL_LINES: usize = 20;
+/// The `error` output (and so the annotation and the one-line dotenv value) keeps about this
+/// much: the message and as many last lines as fit.
+pub const ERROR_BYTES: usize = 2048;
+/// Envelopes asked for per read (log-cache's most).
+const LIMIT: u32 = 1000;
+/// Reads per poll at most, so that a chatty build cannot hold the wait.
+const MAX_READS: u32 = 5;
+
+#[derive(Deserialize)]
+struct Read {
+    #[serde(default)]
+    envelopes: Batch,
+}
+
+#[derive(Deserialize, Default)]
+struct Batch {
+    #[serde(default)]
+    batch: Vec<Envelope>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    /// Nanoseconds, as a string (or a number, from some servers).
+    timestamp: serde_json::Value,
+    #[serde(default)]
+    tags: std::collections::HashMap<String, String>,
+    log: Option<Log>,
+}
+
+#[derive(Deserialize)]
+struct Log {
+    #[serde(default)]
+    payload: String,
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Nanoseconds since the epoch.
+    pub at: i64,
+    /// `STG`, `APP/PROC/WEB/0`, ...
+    pub source: String,
+    /// The text.
+    pub text: String,
+}
+
+/// Reads one app's log from log-cache.
+pub struct LogCache {
+    http: reqwest::Client,
+    policy: Policy,
+    url: String,
+    /// Read from here (inclusive).
+    cursor: i64,
+    /// Lines at the cursor's timestamp already printed (several may share one).
+    seen_at_cursor: HashSet<(String, String)>,
+    /// The last lines read, for errors.
+    tail: VecDeque<Line>,
+    /// Set once log-cache failed: warned about once, not read again.
+    broken: bool,
+}
+
+impl LogCache {
+    /// Starts reading `app`'s log at log-cache's newest line (or now): what comes after is
+    /// this run's. `None` when log-cache is not known.
+    pub async fn start(
+        http: reqwest::Client,
+        policy: Policy,
+        log_cache: Option<&str>,
+        app: &str,
+    ) -> Option<Self> {
+        let Some(base) = log_cache else {
+            ci::warn("the foundation names no log-cache; the staging log is not shown");
+            return None;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let mut cache = Self {
+            http,
+            policy,
+            url: format!("{}/api/v1/read/{app}", base.trim_end_matches('/')),
+            cursor: now,
+            seen_at_cursor: HashSet::new(),
+            tail: VecDeque::new(),
+            broken: false,
+        };
+        match cache
+            .read(&[("limit", "1".into()), ("descending", "true".into())])
+            .await
+        {
+            Ok(newest) => {
+                if let Some(last) = newest.first() {
+                    cache.cursor = last.at + 1;
+                }
+            }
+            Err(e) => cache.fail(&e),
+        }
+        Some(cache)
+    }
+
+    /// The lines that arrived since the last poll, in order, each once; printed with
+    /// [`ci::platform_lines`] and kept for [`Self::tail`].
+    pub async fn poll(&mut self) {
+        for _ in 0..MAX_READS {
+            if self.broken {
+                return;
+            }
+            let query = [
+                ("start_time", self.cursor.to_string()),
+                ("limit", LIMIT.to_string()),
+            ];
+            let lines = match self.read(&query).await {
+                Ok(lines) => lines,
+                Err(e) => return self.fail(&e),
+            };
+            let full = lines.len() >= LIMIT as usize;
+            let mut new = Vec::new();
+            for line in lines {
+                if line.at < self.cursor {
+                    continue;
+                }
+                let key = (line.source.clone(), line.text.clone());
+                if line.at == self.cursor && !self.seen_at_cursor.insert(key.clone()) {
+                    continue;
+                }
+                if line.at > self.cursor {
+                    self.cursor = line.at;
+                    self.seen_at_cursor = HashSet::from([key]);
+                }
+                new.push(line);
+            }
+            let printed: Vec<String> = new
+                .iter()
+                .map(|l| format!("[{}] {}", l.source, l.text))
+                .collect();
+            ci::platform_lines("   ", &printed);
+            for line in new {
+                if self.tail.len() == TAIL_LINES {
+                    self.tail.pop_front();
+                }
+                self.tail.push_back(line);
+            }
+            if !full {
+                return;
+            }
+        }
+    }
+
+    /// The last lines read whose source starts with `source` (`STG`, `APP`), oldest first.
+    pub fn tail(&self, source: &str) -> Vec<String> {
+        self.tail
+            .iter()
+            .filter(|l| l.source.starts_with(source))
+            .map(|l| l.text.clone())
+            .collect()
+    }
+
+    fn fail(&mut self, e: &anyhow::Error) {
+        if !self.broken {
+            ci::warn(format_args!(
+                "reading the app's log from log-cache failed ({e:#}); the run goes on without it"
+            ));
+        }
+        self.broken = true;
+    }
+
+    async fn read(&self, query: &[(&str, String)]) -> anyhow::Result<Vec<Line>> {
+        let mut url = reqwest::Url::parse(&self.url)?;
+        url.query_pairs_mut()
+            .append_pair("envelope_types", "LOG")
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        let request = self.http.get(url).build()?;
+        let response =
+            crate::api::send_plain(&self.http, request, &self.policy, "log-cache").await?;
+        let read: Read = response.json().await?;
+        let mut lines: Vec<Line> = read
+            .envelopes
+            .batch
+            .into_iter()
+            .filter_map(|e| {
+                let at = match &e.timestamp {
+                    serde_json::Value::String(s) => s.parse().ok()?,
+                    serde_json::Value::Number(n) => n.as_i64()?,
+                    _ => return None,
+                };
+                let payload = e.log?.payload;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(payload.as_bytes())
+                    .unwrap_or_else(|_| payload.into_bytes());
+                let text = String::from_utf8_lossy(&bytes).trim_end().to_string();
+                let source = e.tags.get("source_type").cloned().unwrap_or_default();
+                Some(Line { at, source, text })
+            })
+            .collect();
+        lines.sort_by_key(|l| l.at);
+        Ok(lines)
+    }
+}
+
+/// The message with as many of the last lines as fit in [`ERROR_BYTES`] (and at most
+/// [`TAIL_LINES`]), newest kept.
+pub fn with_tail(message: &str, what: &str, lines: &[String]) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let heading = format!("\nthe last lines of the {what}:");
+    let mut size = message.len() + heading.len();
+    for line in lines.iter().rev().take(TAIL_LINES) {
+        if size + line.len() + 1 > ERROR_BYTES {
+            break;
+        }
+        size += line.len() + 1;
+        kept.push(line);
+    }
+    if kept.is_empty() {
+        return message.to_string();
+    }
+    kept.reverse();
+    format!("{message}{heading}\n{}", kept.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_keeps_the_newest_lines_that_fit() {
+        let lines: Vec<String> = (0..100)
+            .map(|i| format!("line {i:03} {}", "x".repeat(80)))
+            .collect();
+        let error = with_tail(
+            "staging failed: BuildpackCompileFailed",
+            "staging log",
+            &lines,
+        );
+        assert!(error.len() <= ERROR_BYTES, "{}", error.len());
+        assert!(error.starts_with("staging failed"));
+        assert!(error.ends_with(&lines[99]), "the newest line is last");
+        assert!(!error.contains("line 079"), "at most 20 lines");
+        let few = with_tail("failed", "staging log", &lines[..2]);
+        assert_eq!(few.lines().count(), 4);
+        assert_eq!(with_tail("failed", "staging log", &[]), "failed");
+    }
+}

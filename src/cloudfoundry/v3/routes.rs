@@ -1,0 +1,374 @@
+//! Routes (`BERTH_ROUTES`) on v3: each entry resolved to a domain the space can use, with reads
+//! only and before anything is written (the longest domain name that matches; none is exit 2);
+//! then, once the app exists, created in the space when missing and mapped to the app. Routes
+//! already mapped and not listed are left alone; mapping a shared route adds berth's app as a
+//! destination and removes no other app's.
+
+use super::lists::{self, find, related};
+use crate::{
+    Failure,
+    api::{
+        call,
+        cloudfoundry_v3::{
+            Client,
+            types::{
+                CreateRouteBody, CreateRouteBodyRelationships, Domain,
+                InsertDestinationsForRouteBody, Relationship, RelationshipToOne, Route,
+                RouteDestination, RouteDestinationApp,
+            },
+        },
+    },
+    ci,
+    config::{ConfigError, ConfigErrors, RouteSpec},
+};
+use anyhow::Context;
+
+/// Items asked for per page.
+const PER_PAGE: i64 = 100;
+
+/// A route berth will map, its domain known.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Wanted {
+    /// The host (empty for a route on the domain itself, and for TCP).
+    pub host: String,
+    /// The domain's guid and name.
+    pub domain: (String, String),
+    /// `/path`, or empty.
+    pub path: String,
+    /// The TCP port.
+    pub port: Option<i64>,
+}
+
+impl Wanted {
+    /// As Cloud Controller writes a route's `url`: `host.domain/path` or `domain:port`.
+    pub fn url(&self) -> String {
+        let domain = &self.domain.1;
+        match self.port {
+            Some(port) => format!("{domain}:{port}"),
+            None if self.host.is_empty() => format!("{domain}{}", self.path),
+            None => format!("{}.{domain}{}", self.host, self.path),
+        }
+    }
+
+    /// As a user visits it: `https://host.domain/path` or `tcp://domain:port`.
+    pub fn link(&self) -> String {
+        link(&self.url(), self.port.is_some())
+    }
+
+    fn is(&self, route: &Route) -> bool {
+        related(route.relationships.as_deref(), "domain")
+            .is_some_and(|d| d.eq_ignore_ascii_case(&self.domain.0))
+            && route
+                .host
+                .as_deref()
+                .unwrap_or("")
+                .eq_ignore_ascii_case(&self.host)
+            && route.path.as_deref().unwrap_or("") == self.path
+            && route.port == self.port
+    }
+}
+
+/// `https://` for an HTTP route, `tcp://` for a TCP one.
+pub(super) fn link(url: &str, tcp: bool) -> String {
+    if tcp {
+        format!("tcp://{url}")
+    } else {
+        format!("https://{url}")
+    }
+}
+
+/// The routes of `BERTH_ROUTES`, their domains looked up (reads only).
+pub(super) async fn resolve(
+    client: &Client,
+    specs: &[RouteSpec],
+    app_name: &str,
+    space: &str,
+) -> Result<Vec<Wanted>, Failure> {
+    let mut wanted = Vec::new();
+    for spec in specs {
+        let route = match spec {
+            RouteSpec::Http { name, path } => {
+                // Every suffix of the name that could be a domain; the longest known one wins.
+                let labels: Vec<&str> = name.split('.').collect();
+                let candidates: Vec<String> =
+                    (0..labels.len()).map(|i| labels[i..].join(".")).collect();
+                let domain = longest_domain(client, &candidates).await?.ok_or_else(|| {
+                    unknown(format!(
+                        "{spec}: no domain this foundation offers matches {name:?}"
+                    ))
+                })?;
+                let host = name
+                    .strip_suffix(domain.name.as_str())
+                    .map(|h| h.trim_end_matches('.'))
+                    .unwrap_or("")
+                    .to_string();
+                Wanted {
+                    host,
+                    domain: (domain.guid, domain.name),
+                    path: path.clone().unwrap_or_default(),
+                    port: None,
+                }
+            }
+            RouteSpec::Tcp { domain, port } => {
+                let found = longest_domain(client, std::slice::from_ref(domain))
+                    .await?
+                    .ok_or_else(|| {
+                        unknown(format!("{spec}: the foundation has no domain {domain:?}"))
+                    })?;
+                if !found.supported_protocols.iter().any(|p| p == "tcp") {
+                    return Err(unknown(format!(
+                        "{spec}: {domain:?} is not a TCP domain (it takes host.domain routes)"
+                    )));
+                }
+                Wanted {
+                    host: String::new(),
+                    domain: (found.guid, found.name),
+                    path: String::new(),
+                    port: Some(i64::from(*port)),
+                }
+            }
+            RouteSpec::Default => {
+                let org = lists::org_of(client, space).await?;
+                let domain = call(
+                    client
+                        .get_default_domain_for_organization()
+                        .guid(&org)
+                        .send(),
+                )
+                .await
+                .with_context(|| format!("reading the default domain of org {org}"))?;
+                Wanted {
+                    host: host_of(app_name),
+                    domain: (domain.guid, domain.name),
+                    path: String::new(),
+                    port: None,
+                }
+            }
+        };
+        if !wanted.contains(&route) {
+            wanted.push(route);
+        }
+    }
+    Ok(wanted)
+}
+
+/// The app's name as a host name, as `cf push` makes its default route: lower case, what is
+/// not a letter, digit or dash made a dash.
+fn host_of(app_name: &str) -> String {
+    let host: String = app_name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    host.trim_matches('-').to_string()
+}
+
+/// The longest of `names` that is a domain the user can see.
+async fn longest_domain(client: &Client, names: &[String]) -> anyhow::Result<Option<Domain>> {
+    let mut found: Vec<Domain> = Vec::new();
+    let mut page = None;
+    for _ in 0..super::super::MAX_PAGES {
+        let mut request = client
+            .list_domains()
+            .names(names.join(","))
+            .per_page(PER_PAGE);
+        if let Some(page) = page {
+            request = request.page(page);
+        }
+        let list = call(request.send())
+            .await
+            .with_context(|| format!("looking for domain {}", names.join(" or ")))?;
+        found.extend(
+            list.resources
+                .into_iter()
+                .filter(|d| names.iter().any(|n| d.name.eq_ignore_ascii_case(n))),
+        );
+        match list.pagination.and_then(|p| p.next) {
+            Some(next) => page = Some(lists::next_page(&next.href, page.unwrap_or(1))?),
+            None => return Ok(found.into_iter().max_by_key(|d| d.name.len())),
+        }
+    }
+    anyhow::bail!(
+        "the domain list goes on beyond {} pages",
+        super::super::MAX_PAGES
+    )
+}
+
+/// Maps each wanted route to the app: the route found or created in the space, then the app
+/// added as a destination. Answers every route mapped to the app afterwards, as URLs.
+pub(super) async fn map(
+    client: &Client,
+    wanted: &[Wanted],
+    app: &str,
+    space: &str,
+) -> Result<Vec<(String, bool)>, Failure> {
+    let mut mapped = app_routes(client, app).await?;
+    for route in wanted {
+        if mapped.iter().any(|m| route.is(m)) {
+            continue;
+        }
+        let url = route.url();
+        let existing = find_route(client, route).await?;
+        let found = match existing {
+            Some(r) => r,
+            None => create(client, route, space).await?,
+        };
+        ci::info(format_args!("mapping route {url} to the app"));
+        call(
+            client
+                .insert_destinations_for_route()
+                .guid(&found.guid)
+                .body(InsertDestinationsForRouteBody {
+                    destinations: vec![RouteDestination {
+                        app: Some(RouteDestinationApp {
+                            guid: Some(app.to_string()),
+                            process: None,
+                        }),
+                        ..RouteDestination::default()
+                    }],
+                })
+                .send(),
+        )
+        .await
+        .with_context(|| format!("mapping route {url} to app {app}"))?;
+        mapped.push(found);
+    }
+    Ok(mapped
+        .iter()
+        .map(|r| {
+            let tcp = r.port.is_some() || r.protocol.as_deref() == Some("tcp");
+            (r.url.clone().unwrap_or_default(), tcp)
+        })
+        .filter(|(u, _)| !u.is_empty())
+        .collect())
+}
+
+/// The routes mapped to the app, every page.
+async fn app_routes(client: &Client, app: &str) -> anyhow::Result<Vec<Route>> {
+    let mut routes = Vec::new();
+    let mut page = None;
+    for _ in 0..super::super::MAX_PAGES {
+        let mut request = client.list_app_routes().guid(app).per_page(PER_PAGE);
+        if let Some(page) = page {
+            request = request.page(page);
+        }
+        let list = call(request.send())
+            .await
+            .with_context(|| format!("reading the routes of app {app}"))?;
+        routes.extend(list.resources);
+        match list.pagination.and_then(|p| p.next) {
+            Some(next) => page = Some(lists::next_page(&next.href, page.unwrap_or(1))?),
+            None => return Ok(routes),
+        }
+    }
+    anyhow::bail!(
+        "the app's route list goes on beyond {} pages",
+        super::super::MAX_PAGES
+    )
+}
+
+/// The route itself, if it exists (in any space the user can see).
+async fn find_route(client: &Client, route: &Wanted) -> anyhow::Result<Option<Route>> {
+    let domain = route.domain.0.clone();
+    let (host, path, port) = (route.host.clone(), route.path.clone(), route.port);
+    find(
+        |page: Option<i64>| {
+            let mut request = client
+                .list_routes()
+                .domain_guids(domain.clone())
+                .per_page(PER_PAGE);
+            request = match port {
+                Some(port) => request.ports(port.to_string()),
+                None => request.hosts(host.clone()).paths(path.clone()),
+            };
+            if let Some(page) = page {
+                request = request.page(page);
+            }
+            async move {
+                call(request.send())
+                    .await
+                    .map(|list| (list.resources, list.pagination))
+            }
+        },
+        |r: &Route| route.is(r),
+    )
+    .await
+    .with_context(|| format!("looking for route {}", route.url()))
+}
+
+/// `POST /v3/routes` in the space; a `CF-UniquenessError` means another run made it first.
+async fn create(client: &Client, route: &Wanted, space: &str) -> Result<Route, Failure> {
+    let url = route.url();
+    ci::info(format_args!("creating route {url}"));
+    let to_one = |guid: &str| {
+        Some(RelationshipToOne {
+            data: Some(Relationship {
+                guid: guid.to_string(),
+            }),
+            links: None,
+        })
+    };
+    let body = CreateRouteBody {
+        host: (route.port.is_none()).then(|| route.host.clone()),
+        path: (!route.path.is_empty()).then(|| route.path.clone()),
+        port: route.port,
+        metadata: None,
+        relationships: CreateRouteBodyRelationships {
+            domain: to_one(&route.domain.0),
+            space: to_one(space),
+        },
+    };
+    match call(client.create_route().body(body).send()).await {
+        Ok(made) => Ok(made),
+        Err(e) if e.kind.as_deref() == Some("CF-UniquenessError") => {
+            find_route(client, route).await?.ok_or_else(|| {
+                anyhow::Error::new(e)
+                    .context(format!(
+                        "creating route {url}: taken, but not visible to this user"
+                    ))
+                    .into()
+            })
+        }
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(format!("creating route {url}"))
+            .into()),
+    }
+}
+
+fn unknown(problem: String) -> Failure {
+    ConfigErrors(vec![ConfigError::Invalid {
+        var: "BERTH_ROUTES",
+        problem,
+    }])
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_app_name_becomes_a_host_as_cf_push_makes_it() {
+        assert_eq!(host_of("Shop_API v2"), "shop-api-v2");
+        assert_eq!(host_of("-web-"), "web");
+    }
+
+    #[test]
+    fn urls_are_written_as_cloud_controller_writes_them() {
+        let route = |host: &str, path: &str, port| Wanted {
+            host: host.into(),
+            domain: ("d".into(), "apps.example.com".into()),
+            path: path.into(),
+            port,
+        };
+        assert_eq!(
+            route("shop", "/api", None).link(),
+            "https://shop.apps.example.com/api"
+        );
+        assert_eq!(route("", "", None).url(), "apps.example.com");
+        assert_eq!(
+            route("", "", Some(1024)).link(),
+            "tcp://apps.example.com:1024"
+        );
+    }
+}
