@@ -109,6 +109,7 @@ pub(crate) async fn receive(
         body: Some(body),
         seen: Arc::clone(&seen),
         limit,
+        handed: false,
     };
     let boundary = request
         .header("content-type")
@@ -242,10 +243,16 @@ struct Seen {
 
 /// The request body as a stream of chunks, counted against the limit; beyond it, or when
 /// dropped before the end, the rest of the body is read and dropped (see [`linger`]).
+///
+/// multer reads its stream until it is pending, into one buffer: a client sending faster than
+/// the parts are taken would fill it. So after each chunk the stream says "pending" once (and
+/// wakes itself at once), and multer hands on what it has before it reads more.
 struct Counted {
     body: Option<Incoming>,
     seen: Arc<Mutex<Seen>>,
     limit: u64,
+    /// A chunk was handed on since the last pause.
+    handed: bool,
 }
 
 impl Stream for Counted {
@@ -253,6 +260,11 @@ impl Stream for Counted {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if this.handed {
+            this.handed = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         loop {
             let Some(body) = this.body.as_mut() else {
                 return Poll::Ready(None);
@@ -285,6 +297,7 @@ impl Stream for Counted {
                     "the body is larger than the package limit",
                 ))));
             }
+            this.handed = true;
             return Poll::Ready(Some(Ok(data)));
         }
     }
