@@ -1,6 +1,6 @@
-//! Big packages through the Cloud Foundry job (v2, `BERTH_PATH`): a package over the
-//! foundation's limit is refused early with 413 and berth says so plainly (its size, the usual
-//! limit, what to do), once; a package under it arrives byte for byte.
+//! Big packages through the Cloud Foundry job (`BERTH_PATH`): a package over the foundation's
+//! limit is refused early with 413 and berth says so plainly (its size, the usual limit, what to
+//! do), once, on v2 and v3; a package under it arrives byte for byte (v2).
 
 mod support;
 
@@ -22,8 +22,8 @@ fn app_dir(files: &[(&str, usize)]) -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn a_package_over_the_foundation_s_limit_is_refused_plainly_and_not_sent_again() {
+/// A 4.2 MB package against a foundation that takes 256 KiB, through Cloud Controller `api`.
+fn refused_plainly_and_sent_once(api: &str, upload_path: &str) {
     let sim = cf_sim(|o| o.cf_max_package_bytes = 256 * 1024);
     let app = app_dir(&[
         ("server.js", 100),
@@ -31,6 +31,7 @@ fn a_package_over_the_foundation_s_limit_is_refused_plainly_and_not_sent_again()
         ("assets/b.bin", 2 << 20),
     ]);
     let mut env = cf_env(&sim, "too-big");
+    set(&mut env, "BERTH_CF_API", api);
     set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
     set(&mut env, "BERTH_STATE", "STARTED");
     let run = run(&env);
@@ -51,13 +52,23 @@ fn a_package_over_the_foundation_s_limit_is_refused_plainly_and_not_sent_again()
     let uploads: Vec<_> = sim
         .requests()
         .into_iter()
-        .filter(|r| r.path.ends_with("/bits"))
+        .filter(|r| r.path.ends_with(upload_path))
         .collect();
     assert_eq!(uploads.len(), 1, "sent once, no retry");
     assert_eq!(uploads[0].body, "", "refused by its Content-Length, unread");
     let apps = sim.cf_apps();
     assert!(apps[0]["_bits"].is_null(), "no bits: {apps:?}");
     assert_eq!(run.out("app_guid"), apps[0]["metadata"]["guid"]);
+}
+
+#[test]
+fn a_package_over_the_foundation_s_limit_is_refused_plainly_and_not_sent_again() {
+    refused_plainly_and_sent_once("v2", "/bits");
+}
+
+#[test]
+fn a_v3_package_over_the_limit_is_refused_plainly_too() {
+    refused_plainly_and_sent_once("v3", "/upload");
 }
 
 #[test]
