@@ -563,6 +563,7 @@ def one_run(sim: Sim, recorder: Recorder, case: dict, tool: str, rep: int) -> di
                 "BERTH_CF_USERNAME": CF_USER, "BERTH_CF_PASSWORD": CF_PASSWORD,
                 "BERTH_SPACE_GUID": SPACE, "BERTH_NAME": unique, "BERTH_PATH": str(case["app_dir"]),
                 "BERTH_STATE": "STARTED", "BERTH_WAIT_TIMEOUT": f"{timeout_s}s",
+                **case.get("berth_env", {}),
             })
         else:
             argv = [str(venv_python()), str(BENCH / "cf-peer.py"), f"{base}/cf", CF_USER, CF_PASSWORD,
@@ -637,10 +638,12 @@ def make_cases(args, binary: Path, launcher: Path, app_dir: Path) -> list[dict]:
         })
         cases.append({
             "key": BIG_CASE,
-            "label": f"Cloud Foundry create + upload + start of a {BIG_APP_MB} MB app (incompressible), "
+            "label": f"Cloud Foundry v2 create + upload + start of a {BIG_APP_MB} MB app (incompressible), "
                      "staging 1 s, start 1 s",
             "provider": "cloudfoundry", "tools": ["berth", "cf-peer"], "platform_s": 2,
             "budget": RATE_LIMIT - 1, "reps": args.reps_big, "big_app_mb": BIG_APP_MB,
+            # The v2 flow, as the peer's: the same upload request on both sides.
+            "berth_env": {"BERTH_CF_API": "v2"},
             "options": {"cf_staging_time_ms": 1000, "cf_startup_time_ms": 1000, "cf_job_time_ms": 0},
         })
     if args.cases:
