@@ -111,8 +111,23 @@ impl SimHandle {
     }
 
     /// Current Cloud Foundry apps as `GET /cf/v2/apps/{guid}` would return them, each with an
-    /// extra `_bits`: `{"bytes": n, "files": [...]}` of the last upload, or null.
+    /// extra `_bits`: `{"bytes": n, "files": [...], "sha256": "…"}` of the last upload, or null.
     pub fn cf_apps(&self) -> Vec<Value> {
         self.shared.lock().cloudfoundry.app_bodies(Instant::now())
+    }
+
+    /// The zip of the last upload to Cloud Foundry app `guid`, byte for byte as the simulator
+    /// stored it (on disk, while the package exists); `None` without one (or when the package is
+    /// only resources the platform already had). Read whole into memory: for small packages.
+    ///
+    /// # Panics
+    /// When the stored file cannot be read back.
+    pub fn cf_package_zip(&self, guid: &str) -> Option<Vec<u8>> {
+        let zip = self
+            .shared
+            .lock()
+            .cloudfoundry
+            .latest_zip(guid, Instant::now())?;
+        Some(zip.expect("reading the stored package back"))
     }
 }

@@ -15,6 +15,10 @@ pub const DEFAULT_TOKEN: &str = "sim-token";
 /// [`SimOptions::seed`] unless given: the same faults hit the same requests on every run.
 pub const DEFAULT_SEED: u64 = 0x6265_7274_6873_696d;
 
+/// [`SimOptions::cf_max_package_bytes`] unless given: 1 GiB, Cloud Controller's default
+/// `packages.max_package_size`.
+pub const DEFAULT_CF_MAX_PACKAGE_BYTES: u64 = 1024 * 1024 * 1024;
+
 /// How the simulated platform behaves. Change it while running with
 /// [`SimHandle::set_options`](crate::SimHandle::set_options) or `PATCH /__sim/options`.
 ///
@@ -105,6 +109,13 @@ pub struct SimOptions {
     /// Cloud Foundry: every Cloud Controller response carries this in `X-Cf-Warnings`
     /// (form-encoded; each line one warning, comma-separated like the platform does).
     pub cf_warnings: Option<String>,
+    /// Cloud Foundry: the largest package upload accepted (`PUT /v2/apps/{guid}/bits`,
+    /// `POST /v3/packages/{guid}/upload`), in bytes of the whole multipart body; by default
+    /// [`DEFAULT_CF_MAX_PACKAGE_BYTES`], Cloud Controller's `packages.max_package_size`.
+    /// Uploads are streamed to disk, so any size up to this keeps the simulator's memory flat;
+    /// a larger one is answered 413 as soon as its `Content-Length` (or the bytes counted so
+    /// far) says so, as the foundation's nginx does.
+    pub cf_max_package_bytes: u64,
     /// Seed of the random draws of faults with a
     /// [`Fault::probability`](crate::Fault::probability): one seed, one sequence of faulted
     /// requests.
@@ -144,6 +155,7 @@ impl Default for SimOptions {
             cf_spaces: cloudfoundry::default_spaces(),
             cf_stacks: cloudfoundry::default_stacks(),
             cf_warnings: None,
+            cf_max_package_bytes: DEFAULT_CF_MAX_PACKAGE_BYTES,
             seed: DEFAULT_SEED,
         }
     }
@@ -301,6 +313,7 @@ mod unit {
                 "cf_spaces",
                 "cf_stacks",
                 "cf_warnings",
+                "cf_max_package_bytes",
                 "seed",
             ]
         );

@@ -54,6 +54,9 @@ pub(crate) fn platform(shared: &Shared, request: &Request, too_large: bool) -> O
             None => platform_error(request, fault.status),
         },
         _ if !verdict.allowed => platform_error(request, 429),
+        _ if too_large && cloudfoundry::is_package_upload(request) => {
+            cloudfoundry::package_too_large()
+        }
         _ if too_large => platform_error(request, 413),
         _ => {
             let base_url = match request.header("host") {

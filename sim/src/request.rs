@@ -1,5 +1,5 @@
-//! A request as the simulator's modules see it (read whole; path, query and multipart parts
-//! decoded) and the answer they give.
+//! A request as the simulator's modules see it (read whole, or a package upload's zip on disk;
+//! path, query and multipart parts decoded) and the answer they give.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -25,7 +25,10 @@ pub(crate) struct Request {
 /// One named part of a `multipart/form-data` body.
 pub(crate) struct Part {
     pub(crate) name: String,
+    /// What it holds, when it is held in memory; empty when it went to disk.
     pub(crate) body: Bytes,
+    /// What it holds, when it went to disk: a package upload's zip.
+    pub(crate) stored: Option<std::sync::Arc<crate::spool::StoredFile>>,
 }
 
 impl Request {
@@ -101,7 +104,11 @@ pub(crate) async fn multipart_parts(content_type: Option<&str>, body: &Bytes) ->
                     return Vec::new();
                 };
                 if let Some(name) = name {
-                    parts.push(Part { name, body });
+                    parts.push(Part {
+                        name,
+                        body,
+                        stored: None,
+                    });
                 }
             }
             Ok(None) => return parts,

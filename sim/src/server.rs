@@ -1,5 +1,6 @@
 //! Serving: on a listener of the caller's runtime, from a thread of its own, or until a signal
-//! (`berth sim`); over plain HTTP/1 or TLS, one task per connection, each body read whole.
+//! (`berth sim`); over plain HTTP/1 or TLS, one task per connection, each body read whole but a
+//! package upload's, which is streamed to disk (spool.rs).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -19,9 +20,12 @@ use crate::options::SimOptions;
 use crate::platform::platform;
 use crate::request::{Reply, Request, multipart_parts};
 use crate::state::{Shared, State};
-use crate::tls;
+use crate::{spool, tls};
 
-/// Request bodies larger than this are refused with 413 (and recorded without their body).
+/// Request bodies larger than this are refused with 413 (and recorded without their body);
+/// package uploads have their own, larger limit
+/// ([`SimOptions::cf_max_package_bytes`](crate::SimOptions::cf_max_package_bytes)) and are
+/// streamed to disk.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Serves the simulator on `listener` from a task on the current tokio runtime and returns at
@@ -228,6 +232,20 @@ async fn handle(
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
     let (parts, body) = request.into_parts();
+    let mut request = Request::from_parts(&parts, Bytes::new());
+    if cloudfoundry::is_package_upload(&request) {
+        // Up to a GiB: streamed to disk, not read whole (spool.rs).
+        let limit = shared.lock().options.cf_max_package_bytes;
+        let too_large = match spool::receive(&mut request, body, limit).await {
+            Ok(received) => received == spool::Received::TooLarge,
+            Err(error) => {
+                let reply = Reply::raw(500, format!("storing the upload failed: {error}"))
+                    .with_header("content-type", "text/plain");
+                return Ok(to_response(reply));
+            }
+        };
+        return answer(shared, &request, too_large).await;
+    }
     let (body, too_large) = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => (collected.to_bytes(), false),
         Err(error) => {
@@ -241,13 +259,22 @@ async fn handle(
             (Bytes::new(), true)
         }
     };
-    let mut request = Request::from_parts(&parts, body);
+    request.body = body;
     // Read here, where waiting is allowed: the platforms answer under the state's lock.
     request.parts = multipart_parts(request.header("content-type"), &request.body).await;
     if request.path.starts_with(CONTROL_PREFIX) || request.path == "/__sim" {
         return Ok(to_response(control(shared, &request, too_large)));
     }
-    let outcome = platform(shared, &request, too_large);
+    answer(shared, &request, too_large).await
+}
+
+/// A platform request's answer, once its body is read.
+async fn answer(
+    shared: &Shared,
+    request: &Request,
+    too_large: bool,
+) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
+    let outcome = platform(shared, request, too_large);
     if let Some(delay) = outcome.delay {
         tokio::time::sleep(delay).await;
     }

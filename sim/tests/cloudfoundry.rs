@@ -174,6 +174,14 @@ fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
     archive.finish().unwrap().into_inner()
 }
 
+fn sha256_hex(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// A `multipart/form-data` body as the cf CLI sends it; `application` is sent as a zip file.
 fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "berth-sim-boundary-4f7c";
@@ -870,7 +878,11 @@ async fn bits_upload_job_goes_from_queued_through_running_to_the_null_job() {
     let apps = sim.handle.cf_apps();
     assert_eq!(
         apps[0]["_bits"],
-        json!({ "bytes": archive.len(), "files": ["package.json", "src/index.js"] })
+        json!({
+            "bytes": archive.len(),
+            "files": ["package.json", "src/index.js"],
+            "sha256": sha256_hex(&archive),
+        })
     );
     assert!(apps[0]["entity"]["package_updated_at"].is_string());
     assert_eq!(apps[0]["entity"]["package_state"], "PENDING");

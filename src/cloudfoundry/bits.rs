@@ -3,10 +3,15 @@
 //! (progenitor does not generate multipart bodies, so this one call is plain reqwest).
 
 use anyhow::{Context, Result};
+use bytes::Bytes;
 use serde::Deserialize;
 use std::{
     io::{Seek, SeekFrom},
     path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 use zip::{ZipWriter, write::SimpleFileOptions};
 
@@ -138,6 +143,16 @@ impl Destination {
 /// taken as already known); answers the platform's response. A streamed body cannot be replayed
 /// by the retry layer, so a 401 (the token expired during the upload; it has been renewed by
 /// then) is answered here: the file is rewound and sent once more.
+///
+/// The platform may answer before the whole package is sent: nginx in front of Cloud
+/// Controller refuses a package over its limit with 413 as soon as `Content-Length` says so,
+/// and a token refused (401) or a bad request is answered from the headers alone. hyper's
+/// HTTP/1 client reads while it writes and hands that answer on as soon as its head arrives
+/// (`dispatch.rs`: the response goes to the caller even while the request body is still being
+/// written), and the platform keeps reading a while so the client sees it. The answer is then
+/// read, and the rest of the package is not sent: the body stream ends with an error once the
+/// answer is in, which makes hyper drop that connection instead of uploading up to a GiB
+/// nobody reads.
 pub async fn send(
     http: &reqwest::Client,
     policy: &crate::api::Policy,
@@ -152,7 +167,9 @@ pub async fn send(
             .try_clone()
             .context("reading the zip archive")?;
         file.seek(SeekFrom::Start(0))?;
+        let answered = Answered::default();
         let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+        let stream = answered.cuts(stream);
         let bits = reqwest::multipart::Part::stream_with_length(
             reqwest::Body::wrap_stream(stream),
             archive.len,
@@ -173,12 +190,59 @@ pub async fn send(
             .timeout(time_left)
             .multipart(form)
             .build()?;
-        match crate::api::send_plain(http, request, policy, "the API").await {
+        let outcome = crate::api::send_plain(http, request, policy, "the API").await;
+        // The answer (and its body) is in: whatever is left of the package stays here.
+        drop(answered);
+        match outcome {
             Err(e) if e.status == Some(401) && sent == 1 && policy.credentials.is_some() => {
                 crate::ci::info("the upload's token was refused; sending the bits again");
             }
+            Err(e) if e.status == Some(413) => return Err(too_large(archive.len)),
             other => return Ok(other?),
         }
+    }
+}
+
+/// What berth says when the platform refuses a package as too large (413): the size, the usual
+/// limit, and what to do. The answer itself is nginx's HTML page, which says nothing more.
+fn too_large(len: u64) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the package is {:.1} MB; the foundation refused it as too large (HTTP 413): Cloud \
+         Controller accepts at most 1 GiB by default, its operators may have set less; leave \
+         files out with BERTH_EXCLUDE or a .cfignore",
+        len as f64 / 1e6
+    )
+}
+
+/// Set once the platform's answer to an upload is in (when this is dropped): the body stream
+/// made by [`Answered::cuts`] then ends with an error instead of sending the rest.
+#[derive(Default)]
+struct Answered(Arc<AtomicBool>);
+
+impl Answered {
+    fn cuts<S>(
+        &self,
+        stream: S,
+    ) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + use<S>
+    where
+        S: futures_util::Stream<Item = std::io::Result<Bytes>>,
+    {
+        let answered = Arc::clone(&self.0);
+        futures_util::StreamExt::map(stream, move |chunk| {
+            if answered.load(Ordering::Relaxed) {
+                Err(std::io::Error::other(
+                    "the platform answered before the upload ended",
+                ))
+            } else {
+                chunk
+            }
+        })
+    }
+}
+
+impl Drop for Answered {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -248,6 +312,21 @@ mod tests {
             names(archive),
             [".cfignore", "server.js", "src/", "src/a.js"],
             "the default .git, the given node_modules, and the .cfignore's patterns"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_body_stops_once_the_answer_is_in() {
+        use futures_util::StreamExt;
+        let answered = Answered::default();
+        let chunks = futures_util::stream::iter(["a", "b"].map(|c| Ok(Bytes::from(c))));
+        let mut body = std::pin::pin!(answered.cuts(chunks));
+        assert_eq!(body.next().await.unwrap().unwrap(), "a");
+        drop(answered);
+        let cut = body.next().await.unwrap().unwrap_err();
+        assert_eq!(
+            cut.to_string(),
+            "the platform answered before the upload ended"
         );
     }
 

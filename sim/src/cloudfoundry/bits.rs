@@ -1,6 +1,8 @@
 //! Bits: an app's upload (a zip, and the resources the platform already has), taken at once or
 //! as a job that takes effect when it finishes, and `GET /v2/jobs/{guid}`.
 
+use std::io::{Read, Seek};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
@@ -11,17 +13,43 @@ use super::sha256::sha256_hex;
 use super::staging::Package;
 use super::{CloudFoundry, new_guid, rfc3339};
 use crate::options::SimOptions;
-use crate::request::{Reply, Request};
+use crate::request::{Part, Reply, Request};
+use crate::spool::StoredFile;
 
 /// Jobs kept for `GET /v2/jobs/{guid}` beyond this many push out the oldest.
 const MAX_JOBS: usize = 10_000;
 
-/// What an upload holds: its size, its files, and the SHA-256 of what was sent.
+/// What an upload holds: its size, its files, and the SHA-256 of what was sent; and the zip
+/// itself, on disk, while the package exists.
 #[derive(Clone)]
 pub(super) struct Bits {
     pub(super) bytes: usize,
     pub(super) files: Vec<String>,
     pub(super) sha256: String,
+    pub(super) zip: Option<Arc<StoredFile>>,
+}
+
+/// A zip part read: the archive's file names, its size and SHA-256 (of the bytes as sent).
+pub(super) fn read_zip(part: &Part) -> Result<Bits, String> {
+    match &part.stored {
+        Some(stored) => {
+            let files = stored
+                .read(|file| Ok(zip_entries(file)))
+                .map_err(|error| error.to_string())??;
+            Ok(Bits {
+                bytes: usize::try_from(stored.len).unwrap_or(usize::MAX),
+                files,
+                sha256: stored.sha256.clone(),
+                zip: Some(Arc::clone(stored)),
+            })
+        }
+        None => Ok(Bits {
+            bytes: part.body.len(),
+            files: zip_entries(std::io::Cursor::new(&part.body))?,
+            sha256: sha256_hex(&part.body),
+            zip: None,
+        }),
+    }
 }
 
 /// A bits upload; it takes effect when it finishes.
@@ -108,33 +136,27 @@ impl CloudFoundry {
         else {
             return APP_BITS_UPLOAD_INVALID.reply("invalid :resources");
         };
-        let outcome =
-            match part("application") {
-                Some(application) => match zip_entries(&application.body) {
-                    Ok(files) => Ok(Bits {
-                        bytes: application.body.len(),
-                        files,
-                        sha256: sha256_hex(&application.body),
-                    }),
-                    Err(problem) => Err(APP_BITS_UPLOAD_INVALID
-                        .details(&format!("Unzipping had errors: {problem}"))),
-                },
-                // Every file already known to the resource cache: the package is the resources.
-                None if !resources.is_empty() => Ok(Bits {
-                    bytes: resources
-                        .iter()
-                        .filter_map(|resource| resource["size"].as_u64())
-                        .map(|size| usize::try_from(size).unwrap_or(usize::MAX))
-                        .fold(0, usize::saturating_add),
-                    files: resources
-                        .iter()
-                        .filter_map(|resource| resource["fn"].as_str().map(str::to_owned))
-                        .collect(),
-                    // No bytes came: the package is the resources the platform matched.
-                    sha256: sha256_hex(&resources_part.body),
-                }),
-                None => return APP_BITS_UPLOAD_INVALID.reply("missing :application"),
-            };
+        let outcome = match part("application") {
+            Some(application) => read_zip(application).map_err(|problem| {
+                APP_BITS_UPLOAD_INVALID.details(&format!("Unzipping had errors: {problem}"))
+            }),
+            // Every file already known to the resource cache: the package is the resources.
+            None if !resources.is_empty() => Ok(Bits {
+                bytes: resources
+                    .iter()
+                    .filter_map(|resource| resource["size"].as_u64())
+                    .map(|size| usize::try_from(size).unwrap_or(usize::MAX))
+                    .fold(0, usize::saturating_add),
+                files: resources
+                    .iter()
+                    .filter_map(|resource| resource["fn"].as_str().map(str::to_owned))
+                    .collect(),
+                // No bytes came: the package is the resources the platform matched.
+                sha256: sha256_hex(&resources_part.body),
+                zip: None,
+            }),
+            None => return APP_BITS_UPLOAD_INVALID.reply("missing :application"),
+        };
         let asynchronous = request.query_param("async") == Some("true")
             || part("async").is_some_and(|part| part.body.as_ref() == b"true");
         if !asynchronous {
@@ -180,10 +202,9 @@ pub(super) fn apply_bits(app: &mut App, bits: Bits, now: Instant) {
 }
 
 /// The file names in a zip archive's central directory (directories left out), or why it is
-/// not a zip archive.
-pub(super) fn zip_entries(data: &[u8]) -> Result<Vec<String>, String> {
-    let archive =
-        zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(|error| error.to_string())?;
+/// not a zip archive. Only the central directory is read, however large the archive.
+pub(super) fn zip_entries(data: impl Read + Seek) -> Result<Vec<String>, String> {
+    let archive = zip::ZipArchive::new(data).map_err(|error| error.to_string())?;
     let mut files = Vec::with_capacity(archive.len());
     for name in archive.file_names() {
         let name = name.map_err(|error| error.to_string())?;
@@ -200,9 +221,10 @@ mod unit {
 
     #[test]
     fn non_zips_are_told_apart() {
-        assert!(zip_entries(b"hello").is_err());
-        assert!(zip_entries(b"PK\x03\x04 but nothing else").is_err());
+        let entries = |data: &[u8]| zip_entries(std::io::Cursor::new(data.to_vec()));
+        assert!(entries(b"hello").is_err());
+        assert!(entries(b"PK\x03\x04 but nothing else").is_err());
         let empty = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-        assert_eq!(zip_entries(empty).unwrap(), Vec::<String>::new());
+        assert_eq!(entries(empty).unwrap(), Vec::<String>::new());
     }
 }

@@ -161,7 +161,7 @@ impl CloudFoundry {
     }
 
     /// Every app's body as `GET /v2/apps/{guid}` shows it, plus `_bits`: the newest uploaded
-    /// byte count and file names, or null.
+    /// byte count, file names and SHA-256, or null.
     pub(crate) fn app_bodies(&mut self, now: Instant) -> Vec<Value> {
         self.settle(now);
         self.apps
@@ -169,12 +169,29 @@ impl CloudFoundry {
             .map(|app| {
                 let mut body = app.resource(now);
                 body["_bits"] = match app.latest_bits(now) {
-                    Some(bits) => json!({ "bytes": bits.bytes, "files": bits.files }),
+                    Some(bits) => json!({
+                        "bytes": bits.bytes,
+                        "files": bits.files,
+                        "sha256": bits.sha256,
+                    }),
                     None => Value::Null,
                 };
                 body
             })
             .collect()
+    }
+
+    /// The newest uploaded zip of app `guid` as it was stored, if any (its bytes are read from
+    /// disk: for tests, with small packages).
+    pub(crate) fn latest_zip(
+        &mut self,
+        guid: &str,
+        now: Instant,
+    ) -> Option<std::io::Result<Vec<u8>>> {
+        self.settle(now);
+        let app = self.apps.iter().find(|app| app.guid == guid)?;
+        let zip = app.latest_bits(now)?.zip.as_ref()?;
+        Some(zip.bytes())
     }
 
     /// Lets finished v2 uploads reach their apps, oldest first, and finished v2 stagings give
@@ -294,6 +311,36 @@ impl CloudFoundry {
 /// Whether `request` is for the Cloud Controller (under [`CF_PREFIX`]).
 pub(crate) fn is_cloud_controller(request: &Request) -> bool {
     request.segments.first().is_some_and(|first| first == "cf")
+}
+
+/// Whether `request` uploads a package's bits (`PUT /cf/v2/apps/{guid}/bits`,
+/// `POST /cf/v3/packages/{guid}/upload`): its body is streamed to disk, up to
+/// [`SimOptions::cf_max_package_bytes`].
+pub(crate) fn is_package_upload(request: &Request) -> bool {
+    let segments = request.segments();
+    matches!(
+        (request.method.as_str(), segments.as_slice()),
+        ("PUT", ["cf", "v2", "apps", _, "bits"]) | ("POST", ["cf", "v3", "packages", _, "upload"])
+    )
+}
+
+/// The answer to a package larger than the foundation takes. On a real foundation the
+/// Cloud Controller's nginx (capi-release's `nginx.conf`, `client_max_body_size` from
+/// `cc.app_bits_max_body_size` on the bits upload locations) refuses it before Cloud Controller
+/// sees anything, with nginx's own HTML page and `Connection: close`, as soon as
+/// `Content-Length` is over the limit or the bytes read so far are; it is not a Cloud
+/// Controller error body. The simulator's limit is Cloud Controller's own package limit
+/// (`packages.max_package_size`, 1 GiB by default), the one users meet.
+pub(crate) fn package_too_large() -> Reply {
+    Reply::raw(
+        413,
+        "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n\
+         <center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n\
+         </body>\r\n</html>\r\n"
+            .to_owned(),
+    )
+    .with_header("content-type", "text/html")
+    .with_header("connection", "close")
 }
 
 /// Whether `request` is for UAA (under [`UAA_PREFIX`]).

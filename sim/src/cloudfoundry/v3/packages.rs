@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::CloudFoundry;
 use super::super::apps::App;
-use super::super::bits::{Bits, zip_entries};
+use super::super::bits::{Bits, read_zip};
 use super::super::errors::PACKAGE_BITS_ALREADY_UPLOADED;
 use super::super::sha256::sha256_hex;
 use super::super::staging::{DockerImage, Package, PackageKind, PackageState, Upload};
@@ -16,7 +16,7 @@ use super::{
     Ctx, Problems, check_metadata, empty_metadata, not_found, parse_object, unknown_fields,
     unprocessable,
 };
-use crate::request::Reply;
+use crate::request::{Part, Reply};
 
 /// What the presenter shows instead of a registry password.
 const REDACTED: &str = "***";
@@ -114,7 +114,7 @@ fn data_string(data: &Map<String, Value>, key: &str, problems: &mut Problems) ->
 /// The uploaded bits of a v3 upload: the zip's files, or the resources the platform already
 /// has (`path`/`size_in_bytes`, or v2's `fn`/`size`) when no zip came; or why the zip is not
 /// one. The checksum is of what was sent.
-fn bits_of(zip: Option<&[u8]>, resources: &[Value], resources_raw: &[u8]) -> Result<Bits, String> {
+fn bits_of(zip: Option<&Part>, resources: &[Value], resources_raw: &[u8]) -> Result<Bits, String> {
     let field = |resource: &Value, v3: &str, v2: &str| {
         resource.get(v3).or_else(|| resource.get(v2)).cloned()
     };
@@ -129,20 +129,21 @@ fn bits_of(zip: Option<&[u8]>, resources: &[Value], resources_raw: &[u8]) -> Res
         .filter_map(|size| size.as_u64())
         .map(|size| usize::try_from(size).unwrap_or(usize::MAX))
         .fold(0, usize::saturating_add);
-    let sha256 = match zip {
+    let (sha256, stored) = match zip {
         Some(zip) => {
-            let entries =
-                zip_entries(zip).map_err(|problem| format!("Unzipping had errors: {problem}"))?;
-            files.extend(entries);
-            bytes = bytes.saturating_add(zip.len());
-            sha256_hex(zip)
+            let read =
+                read_zip(zip).map_err(|problem| format!("Unzipping had errors: {problem}"))?;
+            files.extend(read.files);
+            bytes = bytes.saturating_add(read.bytes);
+            (read.sha256, read.zip)
         }
-        None => sha256_hex(resources_raw),
+        None => (sha256_hex(resources_raw), None),
     };
     Ok(Bits {
         bytes,
         files,
         sha256,
+        zip: stored,
     })
 }
 
@@ -268,7 +269,7 @@ impl CloudFoundry {
                 _ => return unprocessable("Resources must be valid JSON."),
             }
         };
-        let zip = part("bits").map(|part| part.body.as_ref());
+        let zip = part("bits");
         if zip.is_none() && resources.is_empty() {
             return unprocessable("Upload must include either resources or bits");
         }
