@@ -34,7 +34,9 @@ mod tls;
 pub use faults::{ECHO_KINDS, Fault, GARBAGE_KINDS, HUGE_BODY_BYTES};
 pub use handle::SimHandle;
 pub use mittwald::SeedInstallation;
-pub use options::{DEFAULT_CF_MAX_PACKAGE_BYTES, DEFAULT_SEED, DEFAULT_TOKEN, SimOptions};
+pub use options::{
+    DEFAULT_CF_MAX_PACKAGE_BYTES, DEFAULT_SEED, DEFAULT_TOKEN, LogCacheOutage, SimOptions,
+};
 pub use server::{MAX_BODY_BYTES, run, serve, serve_tls, start_background, start_background_tls};
 pub use spool::RECORDED_UPLOAD_BYTES;
 pub use state::{MAX_RECORDED_REQUESTS, RecordedRequest};

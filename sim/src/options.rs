@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::cloudfoundry::{self, CfOrg, CfSpace, CfStack};
+use crate::cloudfoundry::{self, CfDomain, CfOrg, CfSpace, CfStack};
 
 /// The API token the simulator accepts unless [`SimOptions::token`] says otherwise.
 pub const DEFAULT_TOKEN: &str = "sim-token";
@@ -106,6 +106,24 @@ pub struct SimOptions {
     /// ([`DEFAULT_STACK_GUID`](crate::cloudfoundry::DEFAULT_STACK_GUID)) and `cflinuxfs3`
     /// ([`CFLINUXFS3_STACK_GUID`](crate::cloudfoundry::CFLINUXFS3_STACK_GUID)).
     pub cf_stacks: Vec<CfStack>,
+    /// Cloud Foundry: the shared domains (`[{"guid", "name", "internal", "router_group_guid"}]`),
+    /// usable by every organization; the first HTTP one that is not internal is each
+    /// organization's default domain. By default
+    /// [`DEFAULT_CF_DOMAIN_NAME`](crate::cloudfoundry::DEFAULT_CF_DOMAIN_NAME) (HTTP) and
+    /// [`TCP_CF_DOMAIN_NAME`](crate::cloudfoundry::TCP_CF_DOMAIN_NAME) (TCP, with a router
+    /// group).
+    pub cf_domains: Vec<CfDomain>,
+    /// Cloud Foundry log-cache: a line becomes readable only this long after its timestamp,
+    /// as log-cache's delivery lags behind the platform.
+    #[serde(rename = "cf_log_lag_ms", with = "millis")]
+    pub cf_log_lag: Duration,
+    /// Cloud Foundry log-cache: the share of log lines (0 to 1) that never arrive, drawn once
+    /// per line when it is written from [`SimOptions::seed`], as loggregator drops lines under
+    /// load.
+    pub cf_log_gaps: f64,
+    /// Cloud Foundry log-cache: out of order. `"unavailable"`: every read answers 503;
+    /// `"reset"`: the connection is closed without an answer. `None`: serving.
+    pub cf_log_cache_outage: Option<LogCacheOutage>,
     /// Cloud Foundry: every Cloud Controller response carries this in `X-Cf-Warnings`
     /// (form-encoded; each line one warning, comma-separated like the platform does).
     pub cf_warnings: Option<String>,
@@ -154,11 +172,25 @@ impl Default for SimOptions {
             cf_orgs: cloudfoundry::default_orgs(),
             cf_spaces: cloudfoundry::default_spaces(),
             cf_stacks: cloudfoundry::default_stacks(),
+            cf_domains: cloudfoundry::default_domains(),
+            cf_log_lag: Duration::ZERO,
+            cf_log_gaps: 0.0,
+            cf_log_cache_outage: None,
             cf_warnings: None,
             cf_max_package_bytes: DEFAULT_CF_MAX_PACKAGE_BYTES,
             seed: DEFAULT_SEED,
         }
     }
+}
+
+/// How log-cache fails while [`SimOptions::cf_log_cache_outage`] says it is out of order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogCacheOutage {
+    /// Every read answers 503 with a gateway's JSON error.
+    Unavailable,
+    /// The connection is closed without an answer.
+    Reset,
 }
 
 /// `options` with a `PATCH /__sim/options` body laid over them: each key given replaces that
@@ -312,6 +344,10 @@ mod unit {
                 "cf_orgs",
                 "cf_spaces",
                 "cf_stacks",
+                "cf_domains",
+                "cf_log_lag_ms",
+                "cf_log_gaps",
+                "cf_log_cache_outage",
                 "cf_warnings",
                 "cf_max_package_bytes",
                 "seed",

@@ -78,7 +78,14 @@ pub(crate) fn platform(shared: &Shared, request: &Request, too_large: bool) -> O
             }
         }
     }
-    outcome(with_fault_headers(reply, fault.as_ref()))
+    let mut out = outcome(with_fault_headers(reply, fault.as_ref()));
+    // log-cache out of order with connection resets: the request never gets an answer.
+    if cloudfoundry::is_log_cache(request)
+        && state.options.cf_log_cache_outage == Some(crate::options::LogCacheOutage::Reset)
+    {
+        out.drop = true;
+    }
+    out
 }
 
 fn shared_url(shared: &Shared) -> String {

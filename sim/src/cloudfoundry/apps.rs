@@ -11,6 +11,7 @@ use super::errors::{
     INVALID_REQUEST, NOT_STAGED, STAGING_ERROR,
 };
 use super::foundation::stack_by_guid;
+use super::logs::LogLine;
 use super::messages::{Changes, parse_body};
 use super::staging::{
     self, Build, BuildState, DockerImage, Lifecycle, Package, PackageKind, detect_buildpack,
@@ -86,14 +87,16 @@ pub(super) struct App {
     pub(super) current_droplet: Option<String>,
     /// Set while the app is `STARTED`: when, and how its instances will fare.
     pub(super) run: Option<Run>,
+    /// What it logged (and will log), oldest first, for log-cache.
+    pub(super) logs: Vec<LogLine>,
 }
 
 #[derive(Clone)]
 pub(super) struct Run {
-    since: Instant,
-    since_wall: SystemTime,
-    startup: Duration,
-    crashes: bool,
+    pub(super) since: Instant,
+    pub(super) since_wall: SystemTime,
+    pub(super) startup: Duration,
+    pub(super) crashes: bool,
 }
 
 impl Run {
@@ -176,6 +179,7 @@ impl App {
             builds: Vec::new(),
             current_droplet: None,
             run: None,
+            logs: Vec::new(),
         }
     }
 
@@ -233,7 +237,7 @@ impl App {
     /// once both the start and the droplet are there. `None` otherwise.
     pub(super) fn instance(&self, now: Instant) -> Option<Instance> {
         let run = self.run.as_ref()?;
-        if !self.started {
+        if !self.started || self.awaits_v2_staging() {
             return None;
         }
         let (staged, staged_wall) = self.current_droplet_build()?.done_at();
@@ -256,6 +260,31 @@ impl App {
                 uptime: (elapsed - run.startup).as_secs(),
             }
         })
+    }
+
+    /// Whether a v2 start waits for its staging: the instances start on the new droplet.
+    pub(super) fn awaits_v2_staging(&self) -> bool {
+        self.builds.iter().any(|build| build.assign_when_staged)
+    }
+
+    /// Logs what the instances of the run under way will do, from when they can start: once
+    /// the start and the droplet (a v2 start's staging, else the current one) are there.
+    pub(super) fn log_run(&mut self, options: &SimOptions) {
+        let Some(run) = self.run.clone() else {
+            return;
+        };
+        let droplet = self
+            .builds
+            .iter()
+            .find(|build| build.assign_when_staged)
+            .or_else(|| self.current_droplet_build())
+            .map(|build| (build.done_at().1, build.fails()));
+        let Some((staged_wall, false)) = droplet else {
+            return;
+        };
+        let since = run.since_wall.max(staged_wall);
+        let version = self.version.clone();
+        self.log_instances(options, since, run.startup, run.crashes, &version);
     }
 
     /// v2's instances: while started and the newest package is staged; `None` otherwise.
@@ -547,7 +576,8 @@ impl CloudFoundry {
             if !app.package_available(now) {
                 return Err(APP_PACKAGE_INVALID.reply("bits have not been uploaded"));
             }
-            if !app.started || app.run.is_none() {
+            let starts = !app.started || app.run.is_none();
+            if starts {
                 app.started = true;
                 app.version = new_guid();
                 app.run = Some(Run::now(options, now));
@@ -561,9 +591,13 @@ impl CloudFoundry {
                 // A staging time of zero is staged at once, and its droplet current.
                 app.settle(now);
             }
+            if starts {
+                app.log_run(options);
+            }
         } else {
             app.started = false;
             app.run = None;
+            app.forget_future_logs(SystemTime::now());
             if let Some(build) = app.builds.last_mut()
                 && build.state(now) == BuildState::Staging
             {

@@ -1,4 +1,4 @@
-//! The foundation's fixed furniture: organizations, spaces and stacks. They come from
+//! The foundation's fixed furniture: organizations, spaces, stacks and shared domains. They come from
 //! [`SimOptions`] (so a test or `PATCH /__sim/options` can lay out its own), are never created
 //! or deleted through the API, and are listed by v2 (`/v2/organizations`, `/v2/spaces`,
 //! `/v2/stacks`) and v3 alike.
@@ -55,6 +55,70 @@ pub struct CfStack {
     pub name: String,
     /// What it is.
     pub description: String,
+}
+
+/// The foundation's default shared domain (made up): apps get routes `host.apps.sim.example`.
+pub const DEFAULT_CF_DOMAIN_GUID: &str = "7a1c3e5f-2b4d-4f6a-8c0e-9d1b3f5a7c2e";
+/// [`DEFAULT_CF_DOMAIN_GUID`]'s name.
+pub const DEFAULT_CF_DOMAIN_NAME: &str = "apps.sim.example";
+/// A shared TCP domain (made up), routed through [`TCP_ROUTER_GROUP_GUID`].
+pub const TCP_CF_DOMAIN_GUID: &str = "8b2d4f6a-3c5e-4a7b-9d1f-0e2c4a6b8d3f";
+/// [`TCP_CF_DOMAIN_GUID`]'s name.
+pub const TCP_CF_DOMAIN_NAME: &str = "tcp.sim.example";
+/// The router group of [`TCP_CF_DOMAIN_GUID`] (made up, like the routing API's `default-tcp`).
+pub const TCP_ROUTER_GROUP_GUID: &str = "9c3e5a7b-4d6f-4b8c-8e2a-1f3d5b7c9e4a";
+
+/// A shared domain ([`SimOptions::cf_domains`]): every organization may use it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CfDomain {
+    /// Its guid.
+    pub guid: String,
+    /// Its name (`apps.example.com`).
+    pub name: String,
+    /// Only for container-to-container traffic (`apps.internal`).
+    #[serde(default)]
+    pub internal: bool,
+    /// A TCP domain's router group; `None` for an HTTP domain.
+    #[serde(default)]
+    pub router_group_guid: Option<String>,
+}
+
+impl CfDomain {
+    /// `tcp` for a domain with a router group, else `http` (`supported_protocols`).
+    pub(super) fn protocol(&self) -> &'static str {
+        if self.router_group_guid.is_some() {
+            "tcp"
+        } else {
+            "http"
+        }
+    }
+}
+
+/// [`SimOptions::cf_domains`] unless given: [`DEFAULT_CF_DOMAIN_NAME`] (HTTP, the organizations'
+/// default) and [`TCP_CF_DOMAIN_NAME`] (TCP).
+pub(crate) fn default_domains() -> Vec<CfDomain> {
+    vec![
+        CfDomain {
+            guid: DEFAULT_CF_DOMAIN_GUID.to_owned(),
+            name: DEFAULT_CF_DOMAIN_NAME.to_owned(),
+            internal: false,
+            router_group_guid: None,
+        },
+        CfDomain {
+            guid: TCP_CF_DOMAIN_GUID.to_owned(),
+            name: TCP_CF_DOMAIN_NAME.to_owned(),
+            internal: false,
+            router_group_guid: Some(TCP_ROUTER_GROUP_GUID.to_owned()),
+        },
+    ]
+}
+
+/// The domain with `guid` (any case).
+pub(super) fn domain<'a>(options: &'a SimOptions, guid: &str) -> Option<&'a CfDomain> {
+    options
+        .cf_domains
+        .iter()
+        .find(|domain| domain.guid.eq_ignore_ascii_case(guid))
 }
 
 /// [`SimOptions::cf_orgs`] unless given: one organization.

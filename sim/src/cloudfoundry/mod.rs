@@ -1,5 +1,5 @@
 //! The simulated Cloud Foundry: the Cloud Controller API v2 and v3 under [`CF_PREFIX`], its UAA
-//! under [`UAA_PREFIX`], and an empty log-cache under [`LOG_CACHE_PREFIX`].
+//! under [`UAA_PREFIX`], and log-cache under [`LOG_CACHE_PREFIX`].
 //!
 //! mittwald already owns `/v2/apps` at the root, so Cloud Foundry lives under a prefix: a client's
 //! API base URL is `{sim}/cf` and it discovers UAA at `{sim}/uaa` from `GET /cf/` or
@@ -31,7 +31,9 @@ mod errors;
 mod foundation;
 mod info;
 mod lists;
+mod logs;
 mod messages;
+mod routes;
 mod sha256;
 mod staging;
 mod uaa;
@@ -39,10 +41,11 @@ mod v3;
 
 pub(crate) use errors::{cf_error_for_status, uaa_error_for_status};
 pub use foundation::{
-    CFLINUXFS3_STACK_GUID, CfOrg, CfSpace, CfStack, DEFAULT_CF_ORG_GUID, DEFAULT_CF_ORG_NAME,
-    DEFAULT_CF_SPACE_GUID, DEFAULT_CF_SPACE_NAME,
+    CFLINUXFS3_STACK_GUID, CfDomain, CfOrg, CfSpace, CfStack, DEFAULT_CF_DOMAIN_GUID,
+    DEFAULT_CF_DOMAIN_NAME, DEFAULT_CF_ORG_GUID, DEFAULT_CF_ORG_NAME, DEFAULT_CF_SPACE_GUID,
+    DEFAULT_CF_SPACE_NAME, TCP_CF_DOMAIN_GUID, TCP_CF_DOMAIN_NAME, TCP_ROUTER_GROUP_GUID,
 };
-pub(crate) use foundation::{default_orgs, default_spaces, default_stacks};
+pub(crate) use foundation::{default_domains, default_orgs, default_spaces, default_stacks};
 
 use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};
@@ -63,8 +66,8 @@ use uaa::Issued;
 pub const CF_PREFIX: &str = "/cf";
 /// Path prefix of UAA: the token endpoint is `{sim}/uaa/oauth/token`.
 pub const UAA_PREFIX: &str = "/uaa";
-/// Path prefix of log-cache (the root document's `links.log_cache`): it reads every app's log
-/// as empty, `GET {sim}/log-cache/api/v1/read/{app_guid}`.
+/// Path prefix of log-cache (the root document's `links.log_cache`): an app's staging and
+/// instance lines, `GET {sim}/log-cache/api/v1/read/{app_guid}`.
 pub const LOG_CACHE_PREFIX: &str = "/log-cache";
 /// The user the password grant accepts unless [`SimOptions::cf_users`] says otherwise.
 pub const DEFAULT_CF_USER: &str = "admin";
@@ -93,6 +96,8 @@ pub(crate) struct CloudFoundry {
     apps: Vec<App>,
     jobs: VecDeque<Job>,
     v3_jobs: VecDeque<v3::V3Job>,
+    /// Routes of every space, oldest first.
+    routes: Vec<routes::Route>,
 }
 
 /// The Cloud Controller routes, found before authentication so unknown paths answer 404.
@@ -252,6 +257,7 @@ impl CloudFoundry {
             Route::DeleteApp(guid) => match self.find(guid) {
                 Some(index) => {
                     self.apps.remove(index);
+                    self.forget_destinations_of(guid);
                     Reply::empty(204)
                 }
                 None => APP_NOT_FOUND.reply(guid),
@@ -291,20 +297,28 @@ impl CloudFoundry {
 }
 
 impl CloudFoundry {
-    /// log-cache's read endpoint, with the Cloud Controller's token: no app has logged anything
-    /// yet, so every read is an empty batch (a client must cope with missing lines anyway).
+    /// log-cache's read endpoint, with the Cloud Controller's token: an app's lines as
+    /// [`logs`] describes them; any other source id has none. Out of order
+    /// ([`SimOptions::cf_log_cache_outage`]) it answers 503 like its gateway behind a router
+    /// (the connection-reset mode is the platform's, see `platform.rs`).
     fn log_cache(&self, options: &SimOptions, request: &Request, segments: &[&str]) -> Reply {
-        let known = matches!(
-            (request.method.as_str(), segments),
-            ("GET", ["api", "v1", "read", _])
-        );
-        if !known {
-            return Reply::json(404, &json!({ "error": "not found" }));
+        let source_id = match (request.method.as_str(), segments) {
+            ("GET", ["api", "v1", "read", source_id]) => *source_id,
+            _ => return Reply::json(404, &json!({ "error": "not found" })),
+        };
+        if options.cf_log_cache_outage.is_some() {
+            return Reply::json(
+                503,
+                &json!({ "error": "log-cache unavailable", "code": 14, "message": "log-cache unavailable" }),
+            );
         }
         if self.authorize(options, request).is_err() {
             return Reply::json(401, &json!({ "error": "Unauthorized" }));
         }
-        Reply::json(200, &json!({ "envelopes": { "batch": [] } }))
+        let lines = self
+            .find(source_id)
+            .map_or(&[][..], |index| self.apps[index].logs.as_slice());
+        logs::read(options, request, source_id, lines, SystemTime::now())
     }
 }
 

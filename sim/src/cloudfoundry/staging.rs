@@ -240,6 +240,21 @@ impl Build {
         }
     }
 
+    /// When staging began.
+    pub(super) fn started_instant(&self) -> Instant {
+        self.started
+    }
+
+    /// When staging began, on the wall clock.
+    pub(super) fn started_wall(&self) -> SystemTime {
+        self.started_wall
+    }
+
+    /// Whether staging ends FAILED.
+    pub(super) fn fails(&self) -> bool {
+        self.fails
+    }
+
     /// When staging ends (or ended).
     pub(super) fn done_at(&self) -> (Instant, SystemTime) {
         (
@@ -400,6 +415,7 @@ impl App {
             }
         }
         self.builds.push(build);
+        self.log_staging(options);
         let last = self.builds.len() - 1;
         &mut self.builds[last]
     }

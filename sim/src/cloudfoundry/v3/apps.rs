@@ -444,6 +444,7 @@ impl CloudFoundry {
             return not_found("App");
         };
         self.apps.remove(index);
+        self.forget_destinations_of(guid);
         let job = V3Job::new(ctx, "app.delete");
         let location = ctx.url(&format!("/v3/jobs/{}", job.guid));
         self.push_v3_job(job);
@@ -461,10 +462,12 @@ impl CloudFoundry {
             return unprocessable("Assign a droplet before starting this app.");
         }
         if restart || !app.started || app.run.is_none() {
+            app.forget_future_logs(std::time::SystemTime::now());
             app.started = true;
             app.version = new_guid();
             app.run = Some(Run::now(ctx.options, ctx.now));
             app.updated_at = rfc3339(std::time::SystemTime::now());
+            app.log_run(ctx.options);
         }
         Reply::json(200, &app_json(ctx, app))
     }
@@ -480,6 +483,7 @@ impl CloudFoundry {
         }
         app.started = false;
         app.run = None;
+        app.forget_future_logs(std::time::SystemTime::now());
         Reply::json(200, &app_json(ctx, app))
     }
 

@@ -7,7 +7,8 @@
 //!
 //! One module per resource: `places` (organizations, spaces, stacks), `apps` (with their
 //! environment variables, ssh feature and current droplet), `processes` (the web process, its
-//! scaling and stats), `packages` (and their upload), `builds` (and droplets); `pages` is the
+//! scaling and stats), `packages` (and their upload), `builds` (and droplets), `routes`
+//! (domains, routes and their destinations); `pages` is the
 //! list query and pagination, `jobs` the asynchronous operations.
 
 mod apps;
@@ -17,6 +18,7 @@ mod packages;
 mod pages;
 mod places;
 mod processes;
+mod routes;
 
 pub(super) use jobs::V3Job;
 
@@ -98,6 +100,16 @@ enum Route<'a> {
     GetBuild(&'a str),
     GetDroplet(&'a str),
     GetJob(&'a str),
+    ListDomains,
+    GetDomain(&'a str),
+    OrgDomains(&'a str),
+    OrgDefaultDomain(&'a str),
+    ListRoutes,
+    CreateRoute,
+    GetRoute(&'a str),
+    RouteDestinations(&'a str),
+    InsertDestinations(&'a str),
+    AppRoutes(&'a str),
 }
 
 fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
@@ -147,6 +159,16 @@ fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
         ("GET", ["builds", guid]) => Route::GetBuild(guid),
         ("GET", ["droplets", guid]) => Route::GetDroplet(guid),
         ("GET", ["jobs", guid]) => Route::GetJob(guid),
+        ("GET", ["domains"]) => Route::ListDomains,
+        ("GET", ["domains", guid]) => Route::GetDomain(guid),
+        ("GET", ["organizations", guid, "domains"]) => Route::OrgDomains(guid),
+        ("GET", ["organizations", guid, "domains", "default"]) => Route::OrgDefaultDomain(guid),
+        ("GET", ["routes"]) => Route::ListRoutes,
+        ("POST", ["routes"]) => Route::CreateRoute,
+        ("GET", ["routes", guid]) => Route::GetRoute(guid),
+        ("GET", ["routes", guid, "destinations"]) => Route::RouteDestinations(guid),
+        ("POST", ["routes", guid, "destinations"]) => Route::InsertDestinations(guid),
+        ("GET", ["apps", guid, "routes"]) => Route::AppRoutes(guid),
         _ => return None,
     })
 }
@@ -222,6 +244,16 @@ impl CloudFoundry {
             Route::GetBuild(guid) => self.v3_get_build(&ctx, guid),
             Route::GetDroplet(guid) => self.v3_get_droplet(&ctx, guid),
             Route::GetJob(guid) => self.v3_job(&ctx, guid),
+            Route::ListDomains => routes::list_domains(&ctx, None),
+            Route::GetDomain(guid) => routes::get_domain(&ctx, guid),
+            Route::OrgDomains(guid) => routes::list_domains(&ctx, Some(guid)),
+            Route::OrgDefaultDomain(guid) => routes::default_domain(&ctx, guid),
+            Route::ListRoutes => self.v3_list_routes(&ctx, None),
+            Route::CreateRoute => self.v3_create_route(&ctx),
+            Route::GetRoute(guid) => self.v3_get_route(&ctx, guid),
+            Route::RouteDestinations(guid) => self.v3_route_destinations(&ctx, guid),
+            Route::InsertDestinations(guid) => self.v3_insert_destinations(&ctx, guid),
+            Route::AppRoutes(guid) => self.v3_list_routes(&ctx, Some(guid)),
         }
     }
 }

@@ -120,6 +120,17 @@ impl ListQuery {
                 .is_none_or(|(_, values)| values.iter().any(|allowed| allowed == value))
     }
 
+    /// Whether an item passes the filter on `key` (if there is one) by one of its values
+    /// meeting `accepts`, for items with many values (a route's apps).
+    pub(super) fn passes_any(&self, key: &str, accepts: impl Fn(&str) -> bool) -> bool {
+        self.ignore_filters
+            || self
+                .filters
+                .iter()
+                .find(|(filter, _)| filter == key)
+                .is_none_or(|(_, values)| values.iter().any(|value| accepts(value)))
+    }
+
     /// The page of `rows` asked for, as the list at `path` answers it.
     pub(super) fn respond(&self, ctx: &Ctx<'_>, path: &str, mut rows: Vec<Row>) -> Reply {
         if let Some(order_by) = &self.order_by {
