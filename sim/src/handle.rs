@@ -1,7 +1,7 @@
 //! [`SimHandle`]: a running simulator as its caller holds it.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -129,5 +129,16 @@ impl SimHandle {
             .cloudfoundry
             .latest_zip(guid, Instant::now())?;
         Some(zip.expect("reading the stored package back"))
+    }
+
+    /// How long the Cloud Foundry app `app_guid` had no RUNNING instance since it first had
+    /// one: a restart counts its instances' startup, a stop and start counts from the stop, a
+    /// rolling deployment adds nothing (a new app's first start is not downtime). Zero for an
+    /// unknown app.
+    pub fn cf_downtime(&self, app_guid: &str) -> Duration {
+        self.shared
+            .lock()
+            .cloudfoundry
+            .downtime(app_guid, Instant::now())
     }
 }

@@ -13,6 +13,7 @@ use super::errors::{
 use super::foundation::stack_by_guid;
 use super::logs::LogLine;
 use super::messages::{Changes, parse_body};
+use super::rollout::{Downtime, Rollout};
 use super::staging::{
     self, Build, BuildState, DockerImage, Lifecycle, Package, PackageKind, detect_buildpack,
     detected_start_command,
@@ -89,6 +90,10 @@ pub(super) struct App {
     pub(super) run: Option<Run>,
     /// What it logged (and will log), oldest first, for log-cache.
     pub(super) logs: Vec<LogLine>,
+    /// The rolling deployment under way.
+    pub(super) rollout: Option<Rollout>,
+    /// How long it had no RUNNING instance.
+    pub(super) downtime: Downtime,
 }
 
 #[derive(Clone)]
@@ -100,6 +105,41 @@ pub(super) struct Run {
 }
 
 impl Run {
+    /// How an instance of this run fares at `now` on a droplet `staged` then: it starts once
+    /// both the run and the droplet are there, is STARTING for the startup time, then RUNNING
+    /// (or CRASHED).
+    pub(super) fn instance(&self, staged: (Instant, SystemTime), now: Instant) -> Instance {
+        let (start, start_wall) = self.starts(staged);
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed < self.startup {
+            Instance {
+                state: "STARTING",
+                since: start_wall,
+                uptime: 0,
+            }
+        } else {
+            Instance {
+                state: if self.crashes { "CRASHED" } else { "RUNNING" },
+                since: start_wall + self.startup,
+                uptime: (elapsed - self.startup).as_secs(),
+            }
+        }
+    }
+
+    /// When its instances start on a droplet `staged` then.
+    pub(super) fn starts(&self, staged: (Instant, SystemTime)) -> (Instant, SystemTime) {
+        if self.since >= staged.0 {
+            (self.since, self.since_wall)
+        } else {
+            staged
+        }
+    }
+
+    /// When its instances are first RUNNING on a droplet `staged` then; `None` if they crash.
+    pub(super) fn running_from(&self, staged: (Instant, SystemTime)) -> Option<Instant> {
+        (!self.crashes).then(|| self.starts(staged).0 + self.startup)
+    }
+
     /// A start now, with the options in force now.
     pub(super) fn now(options: &SimOptions, now: Instant) -> Self {
         Self {
@@ -180,6 +220,8 @@ impl App {
             current_droplet: None,
             run: None,
             logs: Vec::new(),
+            rollout: None,
+            downtime: Downtime::new(Instant::now()),
         }
     }
 
@@ -240,26 +282,8 @@ impl App {
         if !self.started || self.awaits_v2_staging() {
             return None;
         }
-        let (staged, staged_wall) = self.current_droplet_build()?.done_at();
-        let (start, start_wall) = if run.since >= staged {
-            (run.since, run.since_wall)
-        } else {
-            (staged, staged_wall)
-        };
-        let elapsed = now.saturating_duration_since(start);
-        Some(if elapsed < run.startup {
-            Instance {
-                state: "STARTING",
-                since: start_wall,
-                uptime: 0,
-            }
-        } else {
-            Instance {
-                state: if run.crashes { "CRASHED" } else { "RUNNING" },
-                since: start_wall + run.startup,
-                uptime: (elapsed - run.startup).as_secs(),
-            }
-        })
+        let staged = self.current_droplet_build()?.done_at();
+        Some(run.instance(staged, now))
     }
 
     /// Whether a v2 start waits for its staging: the instances start on the new droplet.
@@ -524,6 +548,7 @@ impl CloudFoundry {
         }
         // Work on a copy so a refused start leaves the app as it was, like the real transaction.
         let mut app = current.clone();
+        app.close_epoch(now);
         let docker_changed = changes.docker_image.as_ref().is_some_and(|image| {
             !image
                 .as_deref()
@@ -597,6 +622,7 @@ impl CloudFoundry {
         } else {
             app.started = false;
             app.run = None;
+            app.rollout = None;
             app.forget_future_logs(SystemTime::now());
             if let Some(build) = app.builds.last_mut()
                 && build.state(now) == BuildState::Staging

@@ -33,6 +33,7 @@ mod info;
 mod lists;
 mod logs;
 mod messages;
+mod rollout;
 mod routes;
 mod sha256;
 mod staging;
@@ -98,6 +99,8 @@ pub(crate) struct CloudFoundry {
     v3_jobs: VecDeque<v3::V3Job>,
     /// Routes of every space, oldest first.
     routes: Vec<routes::Route>,
+    /// v3 deployments, oldest first.
+    deployments: Vec<v3::Deployment>,
 }
 
 /// The Cloud Controller routes, found before authentication so unknown paths answer 404.
@@ -219,6 +222,16 @@ impl CloudFoundry {
         for app in &mut self.apps {
             app.settle(now);
         }
+        self.settle_rollouts(now);
+    }
+
+    /// How long the app `guid` had no RUNNING instance so far (see `rollout`); zero for an
+    /// unknown app.
+    pub(crate) fn downtime(&mut self, guid: &str, now: Instant) -> std::time::Duration {
+        self.settle(now);
+        self.find(guid).map_or(std::time::Duration::ZERO, |index| {
+            self.apps[index].downtime_until(now)
+        })
     }
 
     fn cloud_controller(

@@ -462,6 +462,8 @@ impl CloudFoundry {
             return unprocessable("Assign a droplet before starting this app.");
         }
         if restart || !app.started || app.run.is_none() {
+            app.close_epoch(ctx.now);
+            app.rollout = None;
             app.forget_future_logs(std::time::SystemTime::now());
             app.started = true;
             app.version = new_guid();
@@ -481,8 +483,10 @@ impl CloudFoundry {
         if app.started {
             app.updated_at = rfc3339(std::time::SystemTime::now());
         }
+        app.close_epoch(ctx.now);
         app.started = false;
         app.run = None;
+        app.rollout = None;
         app.forget_future_logs(std::time::SystemTime::now());
         Reply::json(200, &app_json(ctx, app))
     }

@@ -323,6 +323,7 @@ impl CloudFoundry {
                 "Unable to assign current droplet. Ensure the droplet exists and belongs to this app.",
             );
         };
+        app.close_epoch(ctx.now);
         app.current_droplet = Some(droplet.to_owned());
         app.updated_at = rfc3339(std::time::SystemTime::now());
         Reply::json(200, &relationship_json(ctx, app, droplet))

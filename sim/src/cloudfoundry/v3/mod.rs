@@ -8,11 +8,12 @@
 //! One module per resource: `places` (organizations, spaces, stacks), `apps` (with their
 //! environment variables, ssh feature and current droplet), `processes` (the web process, its
 //! scaling and stats), `packages` (and their upload), `builds` (and droplets), `routes`
-//! (domains, routes and their destinations); `pages` is the
+//! (domains, routes and their destinations), `deployments` (rolling); `pages` is the
 //! list query and pagination, `jobs` the asynchronous operations.
 
 mod apps;
 mod builds;
+mod deployments;
 mod jobs;
 mod packages;
 mod pages;
@@ -20,6 +21,7 @@ mod places;
 mod processes;
 mod routes;
 
+pub(super) use deployments::Deployment;
 pub(super) use jobs::V3Job;
 
 use std::time::Instant;
@@ -105,11 +107,15 @@ enum Route<'a> {
     OrgDomains(&'a str),
     OrgDefaultDomain(&'a str),
     ListRoutes,
-    CreateRoute,
-    GetRoute(&'a str),
-    RouteDestinations(&'a str),
+    PostRoutes,
+    GetRouteByGuid(&'a str),
+    Destinations(&'a str),
     InsertDestinations(&'a str),
     AppRoutes(&'a str),
+    ListDeployments,
+    CreateDeployment,
+    GetDeployment(&'a str),
+    CancelDeployment(&'a str),
 }
 
 fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
@@ -164,11 +170,15 @@ fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
         ("GET", ["organizations", guid, "domains"]) => Route::OrgDomains(guid),
         ("GET", ["organizations", guid, "domains", "default"]) => Route::OrgDefaultDomain(guid),
         ("GET", ["routes"]) => Route::ListRoutes,
-        ("POST", ["routes"]) => Route::CreateRoute,
-        ("GET", ["routes", guid]) => Route::GetRoute(guid),
-        ("GET", ["routes", guid, "destinations"]) => Route::RouteDestinations(guid),
+        ("POST", ["routes"]) => Route::PostRoutes,
+        ("GET", ["routes", guid]) => Route::GetRouteByGuid(guid),
+        ("GET", ["routes", guid, "destinations"]) => Route::Destinations(guid),
         ("POST", ["routes", guid, "destinations"]) => Route::InsertDestinations(guid),
         ("GET", ["apps", guid, "routes"]) => Route::AppRoutes(guid),
+        ("GET", ["deployments"]) => Route::ListDeployments,
+        ("POST", ["deployments"]) => Route::CreateDeployment,
+        ("GET", ["deployments", guid]) => Route::GetDeployment(guid),
+        ("POST", ["deployments", guid, "actions", "cancel"]) => Route::CancelDeployment(guid),
         _ => return None,
     })
 }
@@ -249,11 +259,15 @@ impl CloudFoundry {
             Route::OrgDomains(guid) => routes::list_domains(&ctx, Some(guid)),
             Route::OrgDefaultDomain(guid) => routes::default_domain(&ctx, guid),
             Route::ListRoutes => self.v3_list_routes(&ctx, None),
-            Route::CreateRoute => self.v3_create_route(&ctx),
-            Route::GetRoute(guid) => self.v3_get_route(&ctx, guid),
-            Route::RouteDestinations(guid) => self.v3_route_destinations(&ctx, guid),
+            Route::PostRoutes => self.v3_create_route(&ctx),
+            Route::GetRouteByGuid(guid) => self.v3_get_route(&ctx, guid),
+            Route::Destinations(guid) => self.v3_route_destinations(&ctx, guid),
             Route::InsertDestinations(guid) => self.v3_insert_destinations(&ctx, guid),
             Route::AppRoutes(guid) => self.v3_list_routes(&ctx, Some(guid)),
+            Route::ListDeployments => self.v3_list_deployments(&ctx),
+            Route::CreateDeployment => self.v3_create_deployment(&ctx),
+            Route::GetDeployment(guid) => self.v3_get_deployment(&ctx, guid),
+            Route::CancelDeployment(guid) => self.v3_cancel_deployment(&ctx, guid),
         }
     }
 }

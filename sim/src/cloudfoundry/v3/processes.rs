@@ -122,14 +122,16 @@ pub(super) fn list(ctx: &Ctx<'_>, app: &App) -> Reply {
 
 /// `GET /v3/processes/{guid}/stats`: one entry per desired instance. They are DOWN while the
 /// app is stopped or has no staged current droplet to run; then STARTING for the startup
-/// time, then RUNNING (or CRASHED), as v2's instances.
+/// time, then RUNNING (or CRASHED), as v2's instances. During a rolling deployment the old
+/// instances still serving come first, then the new ones (the simulator keeps one web
+/// process where the Cloud Controller has a second, deploying one).
 pub(super) fn stats(ctx: &Ctx<'_>, app: &App) -> Reply {
-    let count = usize::try_from(app.instances)
-        .unwrap_or(0)
-        .min(MAX_INSTANCES_LISTED);
-    let instance = app.instance(ctx.now);
-    let resources: Vec<Value> = (0..count)
-        .map(|index| match instance {
+    let resources: Vec<Value> = app
+        .instances_at(ctx.now)
+        .into_iter()
+        .take(MAX_INSTANCES_LISTED)
+        .enumerate()
+        .map(|(index, (instance, version))| match instance {
             None => json!({
                 "type": WEB,
                 "index": index,
@@ -156,7 +158,7 @@ pub(super) fn stats(ctx: &Ctx<'_>, app: &App) -> Reply {
                 json!({
                     "type": WEB,
                     "index": index,
-                    "instance_guid": stable_guid(&format!("{}/{index}", app.version)),
+                    "instance_guid": stable_guid(&format!("{version}/{index}")),
                     "state": instance.state,
                     "routable": running,
                     "host": format!("10.0.16.{}", 10 + index % 200),
@@ -465,6 +467,7 @@ impl CloudFoundry {
             return reply;
         }
         let app = &mut self.apps[index];
+        app.close_epoch(ctx.now);
         if let Some(instances) = instances {
             app.instances = instances;
         }
