@@ -269,10 +269,28 @@ fn every_declared_output_is_written_by_a_mittwald_or_a_cloud_foundry_run() {
         ("memory", "64M"),
         ("state", "STARTED"),
         ("path", &app_path),
+        ("routes", "default"),
     ]);
     assert_eq!(cloudfoundry.code, 0, "{}", cloudfoundry.stderr);
     check_one_json_line(&cloudfoundry);
     assert_eq!(cloudfoundry.outputs["state"], "STARTED");
+    assert_eq!(
+        cloudfoundry.outputs["url"],
+        "https://action-test.apps.sim.example"
+    );
+    // The same app again, more memory, without downtime: a rolling deployment.
+    let rolling = run_action(&[
+        ("provider", "cloudfoundry"),
+        ("api-url", &cf_url),
+        ("cf-username", CF_USER),
+        ("cf-password", CF_PASSWORD),
+        ("space-guid", SPACE),
+        ("name", "action-test"),
+        ("memory", "128M"),
+        ("strategy", "rolling"),
+    ]);
+    assert_eq!(rolling.code, 0, "{}", rolling.stderr);
+    assert!(!rolling.outputs["deployment-guid"].is_empty());
 
     // The two outputs that only some runs have: a dry run, and a failed one.
     let dry_run = run_action(&[
@@ -295,7 +313,7 @@ fn every_declared_output_is_written_by_a_mittwald_or_a_cloud_foundry_run() {
     );
 
     let mut written = BTreeSet::new();
-    for run in [&mittwald, &cloudfoundry, &dry_run, &failed] {
+    for run in [&mittwald, &cloudfoundry, &rolling, &dry_run, &failed] {
         written.extend(run.outputs.keys().cloned());
     }
     let missing: Vec<_> = declared.difference(&written).collect();

@@ -35,6 +35,9 @@ struct Batch {
 struct Envelope {
     /// Nanoseconds, as a string (or a number, from some servers).
     timestamp: serde_json::Value,
+    /// The instance (`"0"`), joined to the source type as the cf CLI prints it.
+    #[serde(default)]
+    instance_id: String,
     #[serde(default)]
     tags: std::collections::HashMap<String, String>,
     log: Option<Log>,
@@ -51,7 +54,7 @@ struct Log {
 pub struct Line {
     /// Nanoseconds since the epoch.
     pub at: i64,
-    /// `STG`, `APP/PROC/WEB/0`, ...
+    /// `STG`, `APP/PROC/WEB/0` (source type and instance), `CELL`, ...
     pub source: String,
     /// The text.
     pub text: String,
@@ -201,7 +204,11 @@ impl LogCache {
                     .decode(payload.as_bytes())
                     .unwrap_or_else(|_| payload.into_bytes());
                 let text = String::from_utf8_lossy(&bytes).trim_end().to_string();
-                let source = e.tags.get("source_type").cloned().unwrap_or_default();
+                // `APP/PROC/WEB` and instance `0` read `APP/PROC/WEB/0`, as in `cf logs`.
+                let mut source = e.tags.get("source_type").cloned().unwrap_or_default();
+                if source.starts_with("APP") && !e.instance_id.is_empty() {
+                    source = format!("{source}/{}", e.instance_id);
+                }
                 Some(Line { at, source, text })
             })
             .collect();

@@ -661,8 +661,19 @@ impl Pusher<'_> {
                 let app = call(self.client.get_app().guid(&app).send())
                     .await
                     .with_context(|| format!("reading app {app}"))?;
+                // The deployment's process has become the web process: a guid of its own.
+                let web = call(
+                    self.client
+                        .get_process_for_app()
+                        .guid(&app.guid)
+                        .type_("web")
+                        .send(),
+                )
+                .await
+                .with_context(|| format!("reading the web process of app {}", app.guid))?;
                 self.record(&app);
                 known.app = app;
+                known.web = Some(web);
                 Ok(())
             }
             // It ended by itself: nothing to cancel.

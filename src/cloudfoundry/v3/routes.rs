@@ -296,7 +296,7 @@ async fn find_route(client: &Client, route: &Wanted) -> anyhow::Result<Option<Ro
     .with_context(|| format!("looking for route {}", route.url()))
 }
 
-/// `POST /v3/routes` in the space; a `CF-UniquenessError` means another run made it first.
+/// `POST /v3/routes` in the space; a taken route means another run made it first.
 async fn create(client: &Client, route: &Wanted, space: &str) -> Result<Route, Failure> {
     let url = route.url();
     ci::info(format_args!("creating route {url}"));
@@ -320,18 +320,27 @@ async fn create(client: &Client, route: &Wanted, space: &str) -> Result<Route, F
     };
     match call(client.create_route().body(body).send()).await {
         Ok(made) => Ok(made),
-        Err(e) if e.kind.as_deref() == Some("CF-UniquenessError") => {
-            find_route(client, route).await?.ok_or_else(|| {
-                anyhow::Error::new(e)
-                    .context(format!(
-                        "creating route {url}: taken, but not visible to this user"
-                    ))
-                    .into()
-            })
-        }
+        // Cloud Controller answers a taken route with 422 CF-UnprocessableEntity ("Route
+        // already exists ..."); older versions said CF-UniquenessError.
+        Err(e) if is_taken(&e) => find_route(client, route).await?.ok_or_else(|| {
+            anyhow::Error::new(e)
+                .context(format!(
+                    "creating route {url}: taken, but not visible to this user"
+                ))
+                .into()
+        }),
         Err(e) => Err(anyhow::Error::new(e)
             .context(format!("creating route {url}"))
             .into()),
+    }
+}
+
+/// Another run (or user) made the route first.
+fn is_taken(e: &crate::api::ApiError) -> bool {
+    match e.kind.as_deref() {
+        Some("CF-UniquenessError") => true,
+        Some("CF-UnprocessableEntity") => e.message.contains("already exists"),
+        _ => false,
     }
 }
 
