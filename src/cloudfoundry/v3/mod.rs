@@ -618,10 +618,13 @@ impl Pusher<'_> {
                         ..policy
                     };
                     policy.budget = std::sync::Arc::default();
-                    let client = Client::new_with_client(&api_url, http, policy);
-                    call(client.cancel_deployment().guid(&deployment).send())
+                    // Sent by hand: Cloud Controller answers 200 with no body, where the
+                    // spec promises the deployment (its generated call cannot read that).
+                    let request = http
+                        .post(format!("{api_url}/v3/deployments/{deployment}/actions/cancel"))
+                        .build()?;
+                    api::send_plain(&http, request, &policy, "the API")
                         .await
-                        .map(|_| ())
                         .with_context(|| format!("cancelling deployment {deployment}"))?;
                     ci::info(format_args!(
                         "cancelled rolling deployment {deployment}: the old instances keep serving"

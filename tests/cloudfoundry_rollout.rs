@@ -1,0 +1,325 @@
+//! Cloud Foundry (v3): routes to visit, the staging log, and deploys without downtime, end to
+//! end against the simulator with v2 switched off.
+
+mod support;
+
+use berth_sim::{SimHandle, SimOptions};
+use std::time::{Duration, Instant};
+use support::*;
+
+fn v3_sim(f: impl FnOnce(&mut SimOptions)) -> SimHandle {
+    cf_sim(|o| {
+        o.cf_v2_disabled = true;
+        f(o);
+    })
+}
+
+fn app_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"scripts":{"start":"node server.js"}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("server.js"), "// v1").unwrap();
+    dir
+}
+
+fn pushed(sim: &SimHandle, name: &str, app: &tempfile::TempDir) -> Vec<(String, String)> {
+    let mut env = cf3_env(sim, name);
+    set(&mut env, "BERTH_STATE", "STARTED");
+    set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
+    env
+}
+
+fn requests_since(sim: &SimHandle, from: usize) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .skip(from)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+fn writes_since(sim: &SimHandle, from: usize) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .skip(from)
+        .filter(|r| r.path.starts_with("/cf/") && r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn routes_are_created_mapped_reused_and_unknown_domains_are_exit_2() {
+    let sim = v3_sim(|_| {});
+    let app = app_dir();
+    let mut env = pushed(&sim, "shop", &app);
+    set(
+        &mut env,
+        "BERTH_ROUTES",
+        "shop.apps.sim.example/api\ndefault, tcp.sim.example:1030",
+    );
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.out("url"), "https://shop.apps.sim.example/api");
+    let routes: Vec<&str> = run.out("app_routes").split(',').collect();
+    assert_eq!(
+        routes,
+        [
+            "shop.apps.sim.example/api",
+            "shop.apps.sim.example",
+            "tcp.sim.example:1030"
+        ]
+    );
+    let writes = writes_since(&sim, 0);
+    assert_eq!(
+        writes.iter().filter(|w| *w == "POST /cf/v3/routes").count(),
+        3,
+        "{writes:?}"
+    );
+    // The route exists now: a second app maps it too, and the first keeps it.
+    let mut other = pushed(&sim, "shop-canary", &app);
+    set(&mut other, "BERTH_ROUTES", "shop.apps.sim.example/api");
+    let from = sim.requests().len();
+    let second = support::run(&other);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let writes = writes_since(&sim, from);
+    assert!(
+        !writes.contains(&"POST /cf/v3/routes".to_string()),
+        "reused: {writes:?}"
+    );
+    assert_eq!(
+        writes
+            .iter()
+            .filter(|w| w.ends_with("/destinations"))
+            .count(),
+        1
+    );
+    let again = support::run(&env);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .out("app_routes")
+            .contains("shop.apps.sim.example/api"),
+        "the first app keeps the shared route"
+    );
+
+    // A re-run maps nothing new.
+    let from = sim.requests().len();
+    assert_eq!(support::run(&env).code, 0);
+    assert!(
+        writes_since(&sim, from).is_empty(),
+        "{:?}",
+        writes_since(&sim, from)
+    );
+
+    // An unknown domain: exit 2, before anything is written.
+    let mut bad = pushed(&sim, "nowhere", &app);
+    set(&mut bad, "BERTH_ROUTES", "shop.example.org");
+    let from = sim.requests().len();
+    let refused = support::run(&bad);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("BERTH_ROUTES"),
+        "{}",
+        refused.stderr
+    );
+    assert!(writes_since(&sim, from).is_empty());
+}
+
+#[test]
+fn the_staging_log_is_shown_once_in_order_and_its_tail_explains_a_failed_build() {
+    let sim = v3_sim(|_| {});
+    let app = app_dir();
+    let mut env = pushed(&sim, "chatty", &app);
+    set(&mut env, "GITHUB_ACTIONS", "true");
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines = [
+        "Downloading nodejs_buildpack...",
+        "-----> Installing node 22.11.0",
+        "Uploading complete",
+    ];
+    let mut at = 0;
+    for line in lines {
+        assert_eq!(
+            run.stderr.matches(line).count(),
+            1,
+            "{line} once: {}",
+            run.stderr
+        );
+        let found = run.stderr[at..].find(line).expect("in order");
+        at += found;
+    }
+    // On GitHub the platform's text cannot act as a workflow command.
+    let stop = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("::stop-commands::"))
+        .expect("commands stopped around the log");
+    assert!(run.stderr.contains(&format!("::{stop}::")), "and resumed");
+
+    let sim = v3_sim(|o| o.cf_staging_fails = true);
+    let failed = support::run(&pushed(&sim, "broken", &app));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let error = failed.out("error");
+    assert!(error.starts_with("staging failed"), "{error}");
+    assert!(
+        error.contains("the last lines of the staging log:"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Staging failed: Exited with status"),
+        "{error}"
+    );
+    assert!(error.len() <= 2200, "about 2 KiB: {}", error.len());
+}
+
+#[test]
+fn a_log_cache_outage_only_warns_and_logs_can_be_turned_off() {
+    let sim = v3_sim(|o| o.cf_log_cache_outage = Some(berth_sim::LogCacheOutage::Unavailable));
+    let app = app_dir();
+    let run = run(&pushed(&sim, "quiet", &app));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("log-cache failed").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.out("status"), "ready");
+
+    let sim = v3_sim(|_| {});
+    let mut env = pushed(&sim, "silent", &app);
+    set(&mut env, "BERTH_LOGS", "false");
+    let run = support::run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !requests_since(&sim, 0)
+            .iter()
+            .any(|r| r.contains("/log-cache/")),
+        "no log-cache read"
+    );
+}
+
+#[test]
+fn a_rolling_deployment_replaces_a_running_app_without_a_stop() {
+    let sim = v3_sim(|_| {});
+    let app = app_dir();
+    let mut env = pushed(&sim, "live", &app);
+    set(&mut env, "BERTH_INSTANCES", "2");
+    let first = run(&env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let guid = first.out("id").to_string();
+    let downtime_before = sim.cf_downtime(&guid);
+
+    std::fs::write(app.path().join("server.js"), "// v2").unwrap();
+    set(&mut env, "BERTH_STRATEGY", "rolling");
+    let from = sim.requests().len();
+    let rolled = run(&env);
+    assert_eq!(rolled.code, 0, "{}", rolled.stderr);
+    let writes = writes_since(&sim, from);
+    println!(
+        "the requests of one rolling deploy:\n{}",
+        requests_since(&sim, from).join("\n")
+    );
+    assert!(
+        !writes
+            .iter()
+            .any(|w| w.contains("/actions/stop") || w.contains("/actions/restart")),
+        "no stop: {writes:?}"
+    );
+    assert!(
+        writes.contains(&"POST /cf/v3/deployments".to_string()),
+        "{writes:?}"
+    );
+    assert!(!rolled.out("deployment_guid").is_empty());
+    assert_ne!(rolled.out("droplet_guid"), first.out("droplet_guid"));
+    assert_eq!(rolled.out("status"), "ready");
+    assert_eq!(
+        sim.cf_downtime(&guid),
+        downtime_before,
+        "no second without a running instance"
+    );
+
+    // The fingerprint was recorded for the deployed droplet: nothing to do now.
+    let from = sim.requests().len();
+    assert_eq!(support::run(&env).code, 0);
+    assert!(
+        writes_since(&sim, from).is_empty(),
+        "{:?}",
+        writes_since(&sim, from)
+    );
+}
+
+#[test]
+fn a_superseded_deployment_is_exit_1_and_one_that_outlives_the_timeout_is_cancelled() {
+    let sim = v3_sim(|_| {});
+    let app = app_dir();
+    let mut env = pushed(&sim, "contested", &app);
+    assert_eq!(run(&env).code, 0);
+    set(&mut env, "BERTH_STRATEGY", "rolling");
+
+    // Someone else's deployment took over while berth waited.
+    sim.inject(berth_sim::Fault {
+        status: 200,
+        count: 100,
+        method: Some("GET".into()),
+        path_prefix: Some("/cf/v3/deployments/".into()),
+        body: Some(
+            r#"{"guid":"d","state":"DEPLOYED","status":{"value":"FINALIZED","reason":"SUPERSEDED"},"strategy":"rolling"}"#
+                .into(),
+        ),
+        ..berth_sim::Fault::default()
+    });
+    set(&mut env, "BERTH_MEMORY", "96M");
+    let superseded = run(&env);
+    assert_eq!(superseded.code, 1, "{}", superseded.stderr);
+    assert!(
+        superseded.out("error").contains("SUPERSEDED"),
+        "{}",
+        superseded.json
+    );
+    assert!(!superseded.out("deployment_guid").is_empty());
+
+    // New instances that crash: the deployment never finishes; at the deadline berth cancels
+    // it and the old droplet stays live.
+    let sim = v3_sim(|_| {});
+    let mut env = pushed(&sim, "contested", &app);
+    assert_eq!(run(&env).code, 0);
+    set(&mut env, "BERTH_STRATEGY", "rolling");
+    sim.set_options(|o| o.cf_crashes = true);
+    set(&mut env, "BERTH_MEMORY", "128M");
+    set(&mut env, "BERTH_WAIT_TIMEOUT", "6s");
+    let started = Instant::now();
+    let timed_out = run(&env);
+    assert_eq!(timed_out.code, 3, "{}", timed_out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let cancels: Vec<String> = requests_since(&sim, 0)
+        .into_iter()
+        .filter(|r| r.ends_with("/actions/cancel"))
+        .collect();
+    assert_eq!(cancels.len(), 1, "{cancels:?}");
+    assert!(
+        cancels[0].contains(timed_out.out("deployment_guid")),
+        "{cancels:?} {}",
+        timed_out.json
+    );
+    assert!(
+        timed_out.stderr.contains("the old instances keep serving"),
+        "{}",
+        timed_out.stderr
+    );
+}
+
+#[test]
+fn rolling_on_v2_is_exit_2() {
+    let sim = cf_sim(|_| {});
+    let mut env = cf3_env(&sim, "old");
+    set(&mut env, "BERTH_CF_API", "v2");
+    set(&mut env, "BERTH_STRATEGY", "rolling");
+    let run = run(&env);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("BERTH_STRATEGY"), "{}", run.stderr);
+    assert!(sim.requests().is_empty(), "found before any request");
+}
