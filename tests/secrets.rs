@@ -153,6 +153,7 @@ fn secrets_the_platform_echoes_back_are_not_printed() {
     let client_secret = "cs/SECRET&=x 7";
     let url_password = "url/SECRET@pw";
     let env_value = "env \"SECRET\"/value&x=1";
+    let docker_password = "reg/SECRET \"pw\"&1";
     let sim = cf_sim(|o| {
         o.cf_users.push(("odd-user".into(), password.into()));
         o.cf_clients
@@ -238,6 +239,28 @@ fn secrets_the_platform_echoes_back_are_not_printed() {
             run_.stderr
         );
         everything.push_str(&run_.everything());
+        // Cloud Controller v3: the registry password, echoed by the Docker package's create,
+        // and the environment, echoed by the app's create.
+        for path in ["/cf/v3/packages", "/cf/v3/apps"] {
+            let mut e = cf3_env(&sim, &format!("echo-v3-{kind}-{}", path.len()));
+            set(&mut e, "BERTH_STATE", "STARTED");
+            set(
+                &mut e,
+                "BERTH_DOCKER_IMAGE",
+                "registry.example.com/team/web:1",
+            );
+            set(&mut e, "BERTH_DOCKER_USERNAME", "robot");
+            set(&mut e, "BERTH_DOCKER_PASSWORD", docker_password);
+            set(
+                &mut e,
+                "BERTH_ENVIRONMENT",
+                &format!("DB_PASSWORD={env_value}"),
+            );
+            sim.inject(echo(kind, "POST", path));
+            let run_ = run(&e);
+            assert_ne!(run_.code, 2, "v3 {kind} {path}: {}", run_.stderr);
+            everything.push_str(&run_.everything());
+        }
         issued.extend(
             sim.requests()[before..]
                 .iter()
@@ -258,7 +281,13 @@ fn secrets_the_platform_echoes_back_are_not_printed() {
         base64::engine::general_purpose::STANDARD.encode(format!("ci-user:{url_password}"))
     };
     let mut forbidden: Vec<String> = vec![TOKEN.into(), basic];
-    for secret in [password, client_secret, url_password, env_value] {
+    for secret in [
+        password,
+        client_secret,
+        url_password,
+        env_value,
+        docker_password,
+    ] {
         forbidden.push(secret.into());
         forbidden.push(percent_encode(secret));
         forbidden.push(form_encode(secret));
