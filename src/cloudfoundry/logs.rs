@@ -203,7 +203,13 @@ impl LogCache {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(payload.as_bytes())
                     .unwrap_or_else(|_| payload.into_bytes());
-                let text = String::from_utf8_lossy(&bytes).trim_end().to_string();
+                // No control characters (escape sequences, carriage returns): the text lands
+                // in the log and in the error, where they could redraw or forge lines.
+                let text: String = String::from_utf8_lossy(&bytes)
+                    .trim_end()
+                    .chars()
+                    .filter(|c| !c.is_control() || *c == '\t')
+                    .collect();
                 // `APP/PROC/WEB` and instance `0` read `APP/PROC/WEB/0`, as in `cf logs`.
                 let mut source = e.tags.get("source_type").cloned().unwrap_or_default();
                 if source.starts_with("APP") && !e.instance_id.is_empty() {
