@@ -1018,3 +1018,306 @@ async fn deployment_bodies_are_checked() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+// Domains and routes through v2, over the same state.
+
+fn v2_route(host: &str, path: &str, domain: &str) -> Value {
+    json!({
+        "host": host,
+        "path": path,
+        "domain_guid": domain,
+        "space_guid": DEFAULT_CF_SPACE_GUID,
+    })
+}
+
+fn v2_error(body: &Value) -> (&str, &str) {
+    (
+        body["error_code"].as_str().unwrap(),
+        body["description"].as_str().unwrap(),
+    )
+}
+
+const OTHER_ORG: &str = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+
+#[tokio::test]
+async fn v2_lists_shared_and_private_domains_by_name_page_by_page() {
+    let mut options = quick();
+    options.cf_orgs.push(CfOrg {
+        guid: OTHER_ORG.into(),
+        name: "elsewhere".into(),
+    });
+    for (name, org) in [
+        ("ours.example", DEFAULT_CF_ORG_GUID),
+        ("theirs.example", OTHER_ORG),
+    ] {
+        options.cf_domains.push(CfDomain {
+            guid: format!("5d5d5d5d-0000-4000-8000-{:012}", name.len()),
+            name: name.into(),
+            internal: false,
+            router_group_guid: None,
+            organization_guid: Some(org.into()),
+        });
+    }
+    let sim = Cf::start(options).await;
+    let shared = sim.get("/v2/shared_domains").await;
+    assert_eq!(shared["total_results"], 2);
+    let http = &shared["resources"][0];
+    assert_eq!(http["metadata"]["guid"], DEFAULT_CF_DOMAIN_GUID);
+    assert_eq!(
+        http["metadata"]["url"],
+        format!("/v2/shared_domains/{DEFAULT_CF_DOMAIN_GUID}")
+    );
+    assert_eq!(
+        http["entity"],
+        json!({
+            "name": DEFAULT_CF_DOMAIN_NAME,
+            "internal": false,
+            "router_group_guid": null,
+            "router_group_type": null,
+        })
+    );
+    assert_eq!(shared["resources"][1]["entity"]["router_group_type"], "tcp");
+    assert_eq!(
+        shared["resources"][1]["entity"]["router_group_guid"],
+        TCP_ROUTER_GROUP_GUID
+    );
+
+    let named = sim
+        .get(&format!("/v2/shared_domains?q=name:{TCP_CF_DOMAIN_NAME}"))
+        .await;
+    assert_eq!(named["total_results"], 1);
+    assert_eq!(
+        named["resources"][0]["metadata"]["guid"],
+        TCP_CF_DOMAIN_GUID
+    );
+    let paged = sim.get("/v2/shared_domains?results-per-page=1").await;
+    assert_eq!(paged["total_pages"], 2);
+    let next = paged["next_url"].as_str().unwrap();
+    assert!(next.starts_with("/v2/shared_domains?"), "{next}");
+    let second = sim.get(next).await;
+    assert_eq!(
+        second["resources"][0]["metadata"]["guid"],
+        TCP_CF_DOMAIN_GUID
+    );
+    assert_eq!(second["next_url"], Value::Null);
+
+    // Private domains: every one the user sees, or one organization's.
+    let private = sim.get("/v2/private_domains?q=name:ours.example").await;
+    assert_eq!(private["total_results"], 1);
+    let ours = &private["resources"][0];
+    assert_eq!(
+        ours["entity"]["owning_organization_guid"],
+        DEFAULT_CF_ORG_GUID
+    );
+    assert!(
+        ours["metadata"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/v2/private_domains/")
+    );
+    assert_eq!(sim.get("/v2/private_domains").await["total_results"], 2);
+    let own = sim
+        .get(&format!(
+            "/v2/organizations/{DEFAULT_CF_ORG_GUID}/private_domains"
+        ))
+        .await;
+    assert_eq!(own["total_results"], 1);
+    assert_eq!(own["resources"][0]["entity"]["name"], "ours.example");
+    // The same domains through v3: a private one names its organization.
+    let v3 = sim.get("/v3/domains?names=ours.example").await;
+    assert_eq!(
+        v3["resources"][0]["relationships"]["organization"]["data"]["guid"],
+        DEFAULT_CF_ORG_GUID
+    );
+    let v3_org = sim
+        .get(&format!("/v3/organizations/{DEFAULT_CF_ORG_GUID}/domains"))
+        .await;
+    assert_eq!(
+        v3_org["pagination"]["total_results"], 3,
+        "not theirs.example"
+    );
+}
+
+#[tokio::test]
+async fn a_v2_route_is_created_found_taken_once_and_mapped_as_v3_sees_it() {
+    let sim = Cf::start(quick()).await;
+    let (status, route) = sim
+        .post(
+            "/v2/routes",
+            v2_route("shop", "/api", DEFAULT_CF_DOMAIN_GUID),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{route}");
+    let guid = route["metadata"]["guid"].as_str().unwrap().to_owned();
+    assert_eq!(route["metadata"]["url"], format!("/v2/routes/{guid}"));
+    let entity = &route["entity"];
+    assert_eq!(entity["host"], "shop");
+    assert_eq!(entity["path"], "/api");
+    assert_eq!(entity["port"], Value::Null);
+    assert_eq!(entity["domain_guid"], DEFAULT_CF_DOMAIN_GUID);
+    assert_eq!(entity["space_guid"], DEFAULT_CF_SPACE_GUID);
+    assert_eq!(
+        entity["domain_url"],
+        format!("/v2/shared_domains/{DEFAULT_CF_DOMAIN_GUID}")
+    );
+    assert_eq!(entity["apps_url"], format!("/v2/routes/{guid}/apps"));
+
+    // Found as the cf CLI looks one up before creating it.
+    let found = sim
+        .get(&format!(
+            "/v2/routes?q=host:shop&q=domain_guid:{DEFAULT_CF_DOMAIN_GUID}&q=path:/api"
+        ))
+        .await;
+    assert_eq!(found["total_results"], 1);
+    assert_eq!(found["resources"][0]["metadata"]["guid"], guid.as_str());
+    for miss in ["q=host:other", "q=path:", "q=port:1030"] {
+        let list = sim.get(&format!("/v2/routes?q=host:shop&{miss}")).await;
+        assert_eq!(list["total_results"], 0, "{miss}");
+    }
+    // Seen through v3 as well.
+    let v3 = sim.get(&format!("/v3/routes/{guid}")).await;
+    assert_eq!(v3["url"], "shop.apps.sim.example/api");
+
+    // Taken: the same path, the same bare host, the same port; each as v2 names it.
+    let (status, body) = sim
+        .post(
+            "/v2/routes",
+            v2_route("shop", "/api", DEFAULT_CF_DOMAIN_GUID),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v2_error(&body),
+        ("CF-RoutePathTaken", "The path is taken: /api")
+    );
+    assert_eq!(body["code"], 210004);
+    let (status, _) = sim
+        .post("/v2/routes", v2_route("shop", "", DEFAULT_CF_DOMAIN_GUID))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "another path is free");
+    let (status, body) = sim
+        .post("/v2/routes", v2_route("shop", "", DEFAULT_CF_DOMAIN_GUID))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v2_error(&body),
+        ("CF-RouteHostTaken", "The host is taken: shop")
+    );
+    let tcp = json!({
+        "domain_guid": TCP_CF_DOMAIN_GUID,
+        "space_guid": DEFAULT_CF_SPACE_GUID,
+        "port": 1030,
+    });
+    let (status, made) = sim.post("/v2/routes", tcp.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["entity"]["port"], 1030);
+    assert_eq!(made["entity"]["host"], "");
+    let (status, body) = sim.post("/v2/routes", tcp).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (code, description) = v2_error(&body);
+    assert_eq!(code, "CF-RoutePortTaken");
+    assert!(
+        description.starts_with("The port is taken: Port 1030 is not available"),
+        "{description}"
+    );
+    let (_, generated) = sim
+        .post(
+            "/v2/routes?generate_port=true",
+            json!({ "domain_guid": TCP_CF_DOMAIN_GUID, "space_guid": DEFAULT_CF_SPACE_GUID }),
+        )
+        .await;
+    assert_eq!(generated["entity"]["port"], 1024);
+
+    // What a route cannot be.
+    for (body, code) in [
+        (
+            v2_route("shop", "", "00000000-0000-4000-8000-000000000000"),
+            "CF-InvalidRelation",
+        ),
+        (
+            json!({ "domain_guid": DEFAULT_CF_DOMAIN_GUID, "space_guid": DEFAULT_CF_SPACE_GUID, "host": "x", "port": 2000 }),
+            "CF-RouteInvalid",
+        ),
+        (v2_route("", "", DEFAULT_CF_DOMAIN_GUID), "CF-RouteInvalid"),
+        (
+            v2_route("web", "api", DEFAULT_CF_DOMAIN_GUID),
+            "CF-PathInvalid",
+        ),
+        (json!({ "host": "x" }), "CF-MessageParseError"),
+    ] {
+        let (status, answer) = sim.post("/v2/routes", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(answer["error_code"], code, "{body}: {answer}");
+    }
+
+    // Mapped to a v2 app: 201 with the route, again 201, listed as the app's; v3 sees a
+    // destination of the app's web process.
+    let response = sim
+        .api(Method::POST, "/v2/apps")
+        .json(&json!({ "name": "shop", "space_guid": DEFAULT_CF_SPACE_GUID }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let app: Value = response.json().await.unwrap();
+    let app = app["metadata"]["guid"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let (status, mapped) = sim
+            .send(Method::PUT, &format!("/v2/routes/{guid}/apps/{app}"), None)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{mapped}");
+        assert_eq!(mapped["metadata"]["guid"], guid.as_str());
+    }
+    let routes = sim.get(&format!("/v2/apps/{app}/routes")).await;
+    assert_eq!(routes["total_results"], 1);
+    assert_eq!(routes["resources"][0]["metadata"]["guid"], guid.as_str());
+    let destinations = sim.get(&format!("/v3/routes/{guid}/destinations")).await;
+    assert_eq!(destinations["destinations"].as_array().unwrap().len(), 1);
+    assert_eq!(destinations["destinations"][0]["app"]["guid"], app.as_str());
+    assert_eq!(
+        destinations["destinations"][0]["app"]["process"]["type"],
+        "web"
+    );
+    let v3_routes = sim.get(&format!("/v3/apps/{app}/routes")).await;
+    assert_eq!(v3_routes["resources"][0]["guid"], guid.as_str());
+
+    // And back: a route made and mapped through v3 is listed through v2.
+    let (status, v3_route) = sim
+        .post(
+            "/v3/routes",
+            route_body(Some("shop-v3"), None, DEFAULT_CF_DOMAIN_GUID),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let v3_guid = v3_route["guid"].as_str().unwrap();
+    let (status, _) = sim
+        .post(
+            &format!("/v3/routes/{v3_guid}/destinations"),
+            json!({ "destinations": [{ "app": { "guid": app } }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let routes = sim.get(&format!("/v2/apps/{app}/routes")).await;
+    assert_eq!(routes["total_results"], 2);
+    assert_eq!(routes["resources"][1]["entity"]["host"], "shop-v3");
+
+    // Unknown route or app.
+    let (status, body) = sim
+        .send(
+            Method::PUT,
+            &format!("/v2/routes/00000000-0000-4000-8000-000000000000/apps/{app}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error_code"], "CF-RouteNotFound");
+    let (status, body) = sim
+        .send(
+            Method::PUT,
+            &format!("/v2/routes/{guid}/apps/00000000-0000-4000-8000-000000000000"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error_code"], "CF-AppNotFound");
+}

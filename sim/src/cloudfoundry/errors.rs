@@ -91,6 +91,22 @@ pub(super) const APP_BITS_UPLOAD_INVALID: CfError = catalogue(
     400,
     "The app upload is invalid: %s",
 );
+pub(super) const PATH_INVALID: CfError =
+    catalogue(130004, "PathInvalid", 400, "The path is invalid: %s");
+pub(super) const ROUTE_INVALID: CfError =
+    catalogue(210001, "RouteInvalid", 400, "The route is invalid: %s");
+pub(super) const ROUTE_NOT_FOUND: CfError = catalogue(
+    210002,
+    "RouteNotFound",
+    404,
+    "The route could not be found: %s",
+);
+pub(super) const ROUTE_HOST_TAKEN: CfError =
+    catalogue(210003, "RouteHostTaken", 400, "The host is taken: %s");
+pub(super) const ROUTE_PATH_TAKEN: CfError =
+    catalogue(210004, "RoutePathTaken", 400, "The path is taken: %s");
+pub(super) const ROUTE_PORT_TAKEN: CfError =
+    catalogue(210005, "RoutePortTaken", 400, "The port is taken: %s");
 pub(super) const STAGING_ERROR: CfError =
     catalogue(170001, "StagingError", 400, "Staging error: %s");
 pub(super) const NOT_STAGED: CfError =

@@ -1,7 +1,8 @@
-//! The foundation's fixed furniture: organizations, spaces, stacks and shared domains. They come from
-//! [`SimOptions`] (so a test or `PATCH /__sim/options` can lay out its own), are never created
-//! or deleted through the API, and are listed by v2 (`/v2/organizations`, `/v2/spaces`,
-//! `/v2/stacks`) and v3 alike.
+//! The foundation's fixed furniture: organizations, spaces, stacks and domains (shared, or
+//! private to an organization). They come from [`SimOptions`] (so a test or `PATCH
+//! /__sim/options` can lay out its own), are never created or deleted through the API, and are
+//! listed by v2 (`/v2/organizations`, `/v2/spaces`, `/v2/stacks`, `/v2/shared_domains`,
+//! `/v2/private_domains`) and v3 alike.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -68,7 +69,8 @@ pub const TCP_CF_DOMAIN_NAME: &str = "tcp.sim.example";
 /// The router group of [`TCP_CF_DOMAIN_GUID`] (made up, like the routing API's `default-tcp`).
 pub const TCP_ROUTER_GROUP_GUID: &str = "9c3e5a7b-4d6f-4b8c-8e2a-1f3d5b7c9e4a";
 
-/// A shared domain ([`SimOptions::cf_domains`]): every organization may use it.
+/// A domain ([`SimOptions::cf_domains`]): shared (every organization may use it), or private to
+/// the organization in `organization_guid`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CfDomain {
     /// Its guid.
@@ -81,6 +83,9 @@ pub struct CfDomain {
     /// A TCP domain's router group; `None` for an HTTP domain.
     #[serde(default)]
     pub router_group_guid: Option<String>,
+    /// The organization a private domain belongs to; `None` for a shared domain.
+    #[serde(default)]
+    pub organization_guid: Option<String>,
 }
 
 impl CfDomain {
@@ -91,6 +96,18 @@ impl CfDomain {
         } else {
             "http"
         }
+    }
+
+    /// Whether every organization may use it (it has no owner).
+    pub(super) fn shared(&self) -> bool {
+        self.organization_guid.is_none()
+    }
+
+    /// Whether organization `org` may use it: shared, or its own.
+    pub(super) fn usable_by(&self, org: &str) -> bool {
+        self.organization_guid
+            .as_deref()
+            .is_none_or(|owner| owner.eq_ignore_ascii_case(org))
     }
 }
 
@@ -103,12 +120,14 @@ pub(crate) fn default_domains() -> Vec<CfDomain> {
             name: DEFAULT_CF_DOMAIN_NAME.to_owned(),
             internal: false,
             router_group_guid: None,
+            organization_guid: None,
         },
         CfDomain {
             guid: TCP_CF_DOMAIN_GUID.to_owned(),
             name: TCP_CF_DOMAIN_NAME.to_owned(),
             internal: false,
             router_group_guid: Some(TCP_ROUTER_GROUP_GUID.to_owned()),
+            organization_guid: None,
         },
     ]
 }

@@ -156,7 +156,7 @@ fn app_field(app: &App, attribute: &str) -> Option<String> {
 }
 
 /// One page of `items` that pass the request's filters, as the v2 list at `path`.
-fn list<T>(
+pub(super) fn list<T>(
     options: &SimOptions,
     request: &Request,
     path: &str,

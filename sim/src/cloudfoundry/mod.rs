@@ -23,7 +23,8 @@
 //! Each resource has its module: `info` (discovery), `uaa` (tokens), `foundation`
 //! (organizations, spaces, stacks), `apps` (the model both versions share, v2's bodies, with
 //! `messages`, the create and update bodies, and `lists`), `staging` (packages and builds),
-//! `bits` (v2 uploads and their jobs), `errors`, and `v3`.
+//! `bits` (v2 uploads and their jobs), `routes` (the routes both versions share, with
+//! `v2_routes`, their v2 bodies), `errors`, and `v3`.
 
 mod apps;
 mod bits;
@@ -38,6 +39,7 @@ mod routes;
 mod sha256;
 mod staging;
 mod uaa;
+mod v2_routes;
 mod v3;
 
 pub(crate) use errors::{cf_error_for_status, uaa_error_for_status};
@@ -120,6 +122,11 @@ enum Route<'a> {
     GetSpace(&'a str),
     ListStacks,
     GetStack(&'a str),
+    SharedDomains,
+    PrivateDomains(Option<&'a str>),
+    ListRoutes(Option<&'a str>),
+    PostRoutes,
+    MapApp(&'a str, &'a str),
 }
 
 fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
@@ -140,6 +147,15 @@ fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
         ("GET", ["v2", "spaces", guid]) => Route::GetSpace(guid),
         ("GET", ["v2", "stacks"]) => Route::ListStacks,
         ("GET", ["v2", "stacks", guid]) => Route::GetStack(guid),
+        ("GET", ["v2", "shared_domains"]) => Route::SharedDomains,
+        ("GET", ["v2", "private_domains"]) => Route::PrivateDomains(None),
+        ("GET", ["v2", "organizations", guid, "private_domains"]) => {
+            Route::PrivateDomains(Some(guid))
+        }
+        ("GET", ["v2", "routes"]) => Route::ListRoutes(None),
+        ("GET", ["v2", "apps", guid, "routes"]) => Route::ListRoutes(Some(guid)),
+        ("POST", ["v2", "routes"]) => Route::PostRoutes,
+        ("PUT", ["v2", "routes", guid, "apps", app]) => Route::MapApp(guid, app),
         _ => return None,
     })
 }
@@ -305,6 +321,11 @@ impl CloudFoundry {
                 || STACK_NOT_FOUND.reply(guid),
                 |stack| Reply::json(200, &foundation::v2_stack(stack)),
             ),
+            Route::SharedDomains => v2_routes::list_domains(options, request, true, None),
+            Route::PrivateDomains(org) => v2_routes::list_domains(options, request, false, org),
+            Route::ListRoutes(app) => self.v2_list_routes(options, request, app),
+            Route::PostRoutes => self.v2_create_route(options, request),
+            Route::MapApp(guid, app) => self.v2_map_route(options, guid, app),
         }
     }
 }

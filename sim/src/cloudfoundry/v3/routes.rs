@@ -26,7 +26,7 @@ const MAX_PATH: usize = 128;
 /// The longest `host.domain` (RFC 1035).
 const MAX_FQDN: usize = 253;
 
-/// A domain as `DomainPresenter` shows it (every seeded domain is shared).
+/// A domain as `DomainPresenter` shows it.
 fn domain_json(ctx: &Ctx<'_>, domain: &CfDomain) -> Value {
     let guid = &domain.guid;
     let mut links = Map::new();
@@ -51,7 +51,9 @@ fn domain_json(ctx: &Ctx<'_>, domain: &CfDomain) -> Value {
         "supported_protocols": [domain.protocol()],
         "metadata": empty_metadata(),
         "relationships": {
-            "organization": { "data": null },
+            "organization": {
+                "data": domain.organization_guid.as_ref().map(|org| json!({ "guid": org })),
+            },
             "shared_organizations": { "data": [] },
         },
         "links": links,
@@ -87,11 +89,15 @@ pub(super) fn list_domains(ctx: &Ctx<'_>, org: Option<&str>) -> Reply {
         .cf_domains
         .iter()
         // A shared domain has no owning organization: an `organization_guids` filter leaves
-        // only private domains, of which the simulator has none.
+        // only private domains. An organization's domains are the shared ones and its own.
         .filter(|domain| {
-            query.passes("names", &domain.name)
+            org.is_none_or(|org| domain.usable_by(org))
+                && query.passes("names", &domain.name)
                 && query.passes("guids", &domain.guid)
-                && query.passes("organization_guids", "")
+                && query.passes(
+                    "organization_guids",
+                    domain.organization_guid.as_deref().unwrap_or(""),
+                )
         })
         .map(|domain| domain_row(ctx, domain))
         .collect();
@@ -111,7 +117,7 @@ pub(super) fn get_domain(ctx: &Ctx<'_>, guid: &str) -> Reply {
 }
 
 /// `GET /v3/organizations/{guid}/domains/default`: the first shared HTTP domain that is not
-/// internal.
+/// internal, else the organization's first private one.
 pub(super) fn default_domain(ctx: &Ctx<'_>, org: &str) -> Reply {
     if !ctx
         .options
@@ -121,14 +127,18 @@ pub(super) fn default_domain(ctx: &Ctx<'_>, org: &str) -> Reply {
     {
         return not_found("Organization");
     }
-    ctx.options
-        .cf_domains
-        .iter()
-        .find(|domain| !domain.internal && domain.router_group_guid.is_none())
-        .map_or_else(
-            || not_found("Domain"),
-            |domain| Reply::json(200, &domain_json(ctx, domain)),
-        )
+    let usable = |shared: bool| {
+        ctx.options.cf_domains.iter().find(move |domain| {
+            domain.shared() == shared
+                && domain.usable_by(org)
+                && !domain.internal
+                && domain.router_group_guid.is_none()
+        })
+    };
+    usable(true).or_else(|| usable(false)).map_or_else(
+        || not_found("Domain"),
+        |domain| Reply::json(200, &domain_json(ctx, domain)),
+    )
 }
 
 /// One destination as `RouteDestinationPresenter#destination_hash` shows it.
@@ -418,7 +428,9 @@ impl CloudFoundry {
                 "Invalid space. Ensure that the space exists and you have access to it.",
             );
         };
-        let Some(domain) = domain(ctx.options, &new.domain_guid) else {
+        let Some(domain) = domain(ctx.options, &new.domain_guid)
+            .filter(|domain| domain.usable_by(&space.organization_guid))
+        else {
             return unprocessable(
                 "Invalid domain. Ensure that the domain exists and you have access to it.",
             );
@@ -466,8 +478,8 @@ impl CloudFoundry {
             if new.port.is_some() {
                 return unprocessable("Routes with protocol 'http' do not support ports.");
             }
-            // Every seeded domain is shared: its routes need a host.
-            if new.host.is_empty() {
+            // A shared domain's routes need a host.
+            if domain.shared() && new.host.is_empty() {
                 return unprocessable(
                     "Missing host. Routes in shared domains must have a host defined.",
                 );
