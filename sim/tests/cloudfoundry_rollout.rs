@@ -1100,6 +1100,19 @@ async fn v2_lists_shared_and_private_domains_by_name_page_by_page() {
         TCP_CF_DOMAIN_GUID
     );
     assert_eq!(second["next_url"], Value::Null);
+    let one = sim
+        .get(&format!("/v2/shared_domains/{DEFAULT_CF_DOMAIN_GUID}"))
+        .await;
+    assert_eq!(one, *http);
+    let (status, body) = sim
+        .send(
+            Method::GET,
+            &format!("/v2/private_domains/{DEFAULT_CF_DOMAIN_GUID}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error_code"], "CF-DomainNotFound");
 
     // Private domains: every one the user sees, or one organization's.
     let private = sim.get("/v2/private_domains?q=name:ours.example").await;

@@ -91,6 +91,12 @@ pub(super) const APP_BITS_UPLOAD_INVALID: CfError = catalogue(
     400,
     "The app upload is invalid: %s",
 );
+pub(super) const DOMAIN_NOT_FOUND: CfError = catalogue(
+    130002,
+    "DomainNotFound",
+    404,
+    "The domain could not be found: %s",
+);
 pub(super) const PATH_INVALID: CfError =
     catalogue(130004, "PathInvalid", 400, "The path is invalid: %s");
 pub(super) const ROUTE_INVALID: CfError =

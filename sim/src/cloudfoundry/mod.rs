@@ -124,6 +124,7 @@ enum Route<'a> {
     GetStack(&'a str),
     SharedDomains,
     PrivateDomains(Option<&'a str>),
+    GetDomain(&'a str, bool),
     ListRoutes(Option<&'a str>),
     PostRoutes,
     MapApp(&'a str, &'a str),
@@ -149,6 +150,8 @@ fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
         ("GET", ["v2", "stacks", guid]) => Route::GetStack(guid),
         ("GET", ["v2", "shared_domains"]) => Route::SharedDomains,
         ("GET", ["v2", "private_domains"]) => Route::PrivateDomains(None),
+        ("GET", ["v2", "shared_domains", guid]) => Route::GetDomain(guid, true),
+        ("GET", ["v2", "private_domains", guid]) => Route::GetDomain(guid, false),
         ("GET", ["v2", "organizations", guid, "private_domains"]) => {
             Route::PrivateDomains(Some(guid))
         }
@@ -323,6 +326,7 @@ impl CloudFoundry {
             ),
             Route::SharedDomains => v2_routes::list_domains(options, request, true, None),
             Route::PrivateDomains(org) => v2_routes::list_domains(options, request, false, org),
+            Route::GetDomain(guid, shared) => v2_routes::get_domain(options, guid, shared),
             Route::ListRoutes(app) => self.v2_list_routes(options, request, app),
             Route::PostRoutes => self.v2_create_route(options, request),
             Route::MapApp(guid, app) => self.v2_map_route(options, guid, app),

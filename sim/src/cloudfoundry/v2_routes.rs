@@ -1,6 +1,6 @@
 //! Domains and routes through v2, over the same domains and routes v3 shows: shared and
 //! private domains (`/v2/shared_domains`, `/v2/private_domains`, an organization's private
-//! domains), routes (list, create), an app mapped to a route, and an app's routes. A route made
+//! domains, one by guid), routes (list, create), an app mapped to a route, and an app's routes. A route made
 //! here is seen through v3 (a v2 mapping is a v3 destination of the app's web process), and one
 //! made through v3 here.
 //!
@@ -15,8 +15,9 @@ use serde_json::{Map, Value, json};
 
 use super::CloudFoundry;
 use super::errors::{
-    APP_NOT_FOUND, INVALID_RELATION, MESSAGE_PARSE_ERROR, ORGANIZATION_NOT_FOUND, PATH_INVALID,
-    ROUTE_HOST_TAKEN, ROUTE_INVALID, ROUTE_NOT_FOUND, ROUTE_PATH_TAKEN, ROUTE_PORT_TAKEN,
+    APP_NOT_FOUND, DOMAIN_NOT_FOUND, INVALID_RELATION, MESSAGE_PARSE_ERROR, ORGANIZATION_NOT_FOUND,
+    PATH_INVALID, ROUTE_HOST_TAKEN, ROUTE_INVALID, ROUTE_NOT_FOUND, ROUTE_PATH_TAKEN,
+    ROUTE_PORT_TAKEN,
 };
 use super::foundation::{CfDomain, SEEDED_AT, domain, space};
 use super::lists::list;
@@ -106,6 +107,17 @@ pub(super) fn list_domains(
         |domain, attribute| (attribute == "name").then(|| domain.name.clone()),
         |domain| domain_json(domain),
     )
+}
+
+/// `GET /v2/shared_domains/{guid}`, or `/v2/private_domains/{guid}` when not `shared`: 404
+/// `CF-DomainNotFound` for a domain of the other kind, as each is its own model.
+pub(super) fn get_domain(options: &SimOptions, guid: &str, shared: bool) -> Reply {
+    domain(options, guid)
+        .filter(|domain| domain.shared() == shared)
+        .map_or_else(
+            || DOMAIN_NOT_FOUND.reply(guid),
+            |domain| Reply::json(200, &domain_json(domain)),
+        )
 }
 
 /// A route as v2 shows it ("Retrieve a Particular Route").
