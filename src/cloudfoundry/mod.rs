@@ -7,6 +7,7 @@ mod bits;
 mod logs;
 pub mod plan;
 mod resolve;
+mod routes;
 mod source;
 mod v3;
 

@@ -5,6 +5,8 @@
 //! destination and removes no other app's.
 
 use super::lists::{self, find, related};
+pub(super) use crate::cloudfoundry::routes::{Wanted, link};
+use crate::cloudfoundry::routes::{candidates, host_of, unknown};
 use crate::{
     Failure,
     api::{
@@ -19,61 +21,21 @@ use crate::{
         },
     },
     ci,
-    config::{ConfigError, ConfigErrors, RouteSpec},
+    config::RouteSpec,
 };
 use anyhow::Context;
 
 /// Items asked for per page.
 const PER_PAGE: i64 = 100;
 
-/// A route berth will map, its domain known.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Wanted {
-    /// The host (empty for a route on the domain itself, and for TCP).
-    pub host: String,
-    /// The domain's guid and name.
-    pub domain: (String, String),
-    /// `/path`, or empty.
-    pub path: String,
-    /// The TCP port.
-    pub port: Option<i64>,
-}
-
 impl Wanted {
-    /// As Cloud Controller writes a route's `url`: `host.domain/path` or `domain:port`.
-    pub fn url(&self) -> String {
-        let domain = &self.domain.1;
-        match self.port {
-            Some(port) => format!("{domain}:{port}"),
-            None if self.host.is_empty() => format!("{domain}{}", self.path),
-            None => format!("{}.{domain}{}", self.host, self.path),
-        }
-    }
-
-    /// As a user visits it: `https://host.domain/path` or `tcp://domain:port`.
-    pub fn link(&self) -> String {
-        link(&self.url(), self.port.is_some())
-    }
-
     fn is(&self, route: &Route) -> bool {
-        related(route.relationships.as_deref(), "domain")
-            .is_some_and(|d| d.eq_ignore_ascii_case(&self.domain.0))
-            && route
-                .host
-                .as_deref()
-                .unwrap_or("")
-                .eq_ignore_ascii_case(&self.host)
-            && route.path.as_deref().unwrap_or("") == self.path
-            && route.port == self.port
-    }
-}
-
-/// `https://` for an HTTP route, `tcp://` for a TCP one.
-pub(super) fn link(url: &str, tcp: bool) -> String {
-    if tcp {
-        format!("tcp://{url}")
-    } else {
-        format!("https://{url}")
+        self.matches(
+            related(route.relationships.as_deref(), "domain").unwrap_or(""),
+            route.host.as_deref().unwrap_or(""),
+            route.path.as_deref().unwrap_or(""),
+            route.port,
+        )
     }
 }
 
@@ -89,25 +51,14 @@ pub(super) async fn resolve(
         let route = match spec {
             RouteSpec::Http { name, path } => {
                 // Every suffix of the name that could be a domain; the longest known one wins.
-                let labels: Vec<&str> = name.split('.').collect();
-                let candidates: Vec<String> =
-                    (0..labels.len()).map(|i| labels[i..].join(".")).collect();
-                let domain = longest_domain(client, &candidates).await?.ok_or_else(|| {
-                    unknown(format!(
-                        "{spec}: no domain this foundation offers matches {name:?}"
-                    ))
-                })?;
-                let host = name
-                    .strip_suffix(domain.name.as_str())
-                    .map(|h| h.trim_end_matches('.'))
-                    .unwrap_or("")
-                    .to_string();
-                Wanted {
-                    host,
-                    domain: (domain.guid, domain.name),
-                    path: path.clone().unwrap_or_default(),
-                    port: None,
-                }
+                let domain = longest_domain(client, &candidates(name))
+                    .await?
+                    .ok_or_else(|| {
+                        unknown(format!(
+                            "{spec}: no domain this foundation offers matches {name:?}"
+                        ))
+                    })?;
+                Wanted::http(name, (domain.guid, domain.name), path.as_deref())
             }
             RouteSpec::Tcp { domain, port } => {
                 let found = longest_domain(client, std::slice::from_ref(domain))
@@ -120,12 +71,7 @@ pub(super) async fn resolve(
                         "{spec}: {domain:?} is not a TCP domain (it takes host.domain routes)"
                     )));
                 }
-                Wanted {
-                    host: String::new(),
-                    domain: (found.guid, found.name),
-                    path: String::new(),
-                    port: Some(i64::from(*port)),
-                }
+                Wanted::tcp((found.guid, found.name), *port)
             }
             RouteSpec::Default => {
                 let org = lists::org_of(client, space).await?;
@@ -150,17 +96,6 @@ pub(super) async fn resolve(
         }
     }
     Ok(wanted)
-}
-
-/// The app's name as a host name, as `cf push` makes its default route: lower case, what is
-/// not a letter, digit or dash made a dash.
-fn host_of(app_name: &str) -> String {
-    let host: String = app_name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    host.trim_matches('-').to_string()
 }
 
 /// The longest of `names` that is a domain the user can see.
@@ -341,43 +276,5 @@ fn is_taken(e: &crate::api::ApiError) -> bool {
         Some("CF-UniquenessError") => true,
         Some("CF-UnprocessableEntity") => e.message.contains("already exists"),
         _ => false,
-    }
-}
-
-fn unknown(problem: String) -> Failure {
-    ConfigErrors(vec![ConfigError::Invalid {
-        var: "BERTH_ROUTES",
-        problem,
-    }])
-    .into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_app_name_becomes_a_host_as_cf_push_makes_it() {
-        assert_eq!(host_of("Shop_API v2"), "shop-api-v2");
-        assert_eq!(host_of("-web-"), "web");
-    }
-
-    #[test]
-    fn urls_are_written_as_cloud_controller_writes_them() {
-        let route = |host: &str, path: &str, port| Wanted {
-            host: host.into(),
-            domain: ("d".into(), "apps.example.com".into()),
-            path: path.into(),
-            port,
-        };
-        assert_eq!(
-            route("shop", "/api", None).link(),
-            "https://shop.apps.example.com/api"
-        );
-        assert_eq!(route("", "", None).url(), "apps.example.com");
-        assert_eq!(
-            route("", "", Some(1024)).link(),
-            "tcp://apps.example.com:1024"
-        );
     }
 }
