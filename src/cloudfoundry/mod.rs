@@ -9,6 +9,7 @@ pub mod plan;
 mod resolve;
 mod routes;
 mod source;
+mod v2_routes;
 mod v3;
 
 use crate::{
@@ -33,6 +34,7 @@ use crate::{
 };
 use anyhow::{Context, anyhow};
 use api::call;
+use logs::LogCache;
 use plan::{Current, Refusal, Step, StopFor};
 use std::{num::NonZeroU64, time::Duration};
 use tokio::time::Instant;
@@ -99,6 +101,21 @@ pub async fn run(
         }])
         .into());
     }
+    // v2 has no log-cache link of its own: the root document names it, read only for the
+    // staging log, and best-effort (an old foundation may have none).
+    let mut logs = LogSetting::Off;
+    if target.logs {
+        logs = match Root::read(&plain, &policy, &common.api_url).await {
+            Ok(root) => LogSetting::At(root.and_then(|r| r.log_cache)),
+            Err(e) => {
+                ci::warn(format_args!(
+                    "the foundation's root document could not be read ({e}); the staging log \
+                     is not shown"
+                ));
+                LogSetting::Off
+            }
+        };
+    }
     let endpoint = auth::token_endpoint(&Client::new_with_client(
         &common.api_url,
         plain.clone(),
@@ -117,6 +134,11 @@ pub async fn run(
     if let Some(stack) = target.settings.stack.take() {
         target.settings.stack_guid = Some(resolve::stack(&client, &stack).await?);
     }
+    // Routes are resolved before anything is written: an unknown domain is exit 2.
+    let routes = match &target.routes {
+        Some(specs) => v2_routes::resolve(&client, specs, &target.name, &space_guid).await?,
+        None => Vec::new(),
+    };
     let flow = Pusher {
         policy,
         client,
@@ -125,6 +147,8 @@ pub async fn run(
         target: &target,
         space_guid,
         progress,
+        routes,
+        logs: tokio::sync::Mutex::new((logs, None)),
     };
     flow.run().await
 }
@@ -139,6 +163,20 @@ struct Pusher<'a> {
     /// The space's guid, given or looked up by name.
     space_guid: String,
     progress: &'a Progress,
+    /// The routes of `BERTH_ROUTES`, their domains known.
+    routes: Vec<routes::Wanted>,
+    /// Where the app's log is read (until it is started), and the reader once started (before
+    /// the start request: what comes after is this run's).
+    logs: tokio::sync::Mutex<(LogSetting, Option<LogCache>)>,
+}
+
+/// Whether and where the v2 flow reads the app's log.
+#[derive(Debug)]
+enum LogSetting {
+    /// `BERTH_LOGS=false`, already started, or the root document could not be read (said once).
+    Off,
+    /// log-cache as the root document names it (`None`: it names none, said once at the start).
+    At(Option<String>),
 }
 
 impl Pusher<'_> {
@@ -155,6 +193,8 @@ impl Pusher<'_> {
             return Ok(());
         }
         let mut app = existing;
+        // Routes are mapped once the app has its settings, before it starts.
+        let mut mapped = false;
         for (n, step) in steps.iter().enumerate() {
             if let Step::Create(settings) = step {
                 match self.create(settings).await? {
@@ -165,7 +205,11 @@ impl Pusher<'_> {
                         let rest = self.plan(Some(&current))?;
                         let mut app = found;
                         for step in &rest {
+                            self.map_before(step, &app, &mut mapped).await?;
                             self.apply(step, &mut app).await?;
+                        }
+                        if !mapped {
+                            self.map_routes(&app.metadata.guid).await?;
                         }
                         return self.finish(&app, rest.contains(&Step::WaitRunning));
                     }
@@ -175,12 +219,90 @@ impl Pusher<'_> {
             let Some(app) = app.as_mut() else {
                 unreachable!("every plan for a missing app starts with Create (step {n})");
             };
+            self.map_before(step, app, &mut mapped).await?;
             self.apply(step, app).await?;
         }
         match &app {
-            Some(app) => self.finish(app, steps.contains(&Step::WaitRunning)),
+            Some(app) => {
+                if !mapped {
+                    self.map_routes(&app.metadata.guid).await?;
+                }
+                self.finish(app, steps.contains(&Step::WaitRunning))
+            }
             None => Ok(()),
         }
+    }
+
+    /// Maps the routes before the app starts (or is waited on), once.
+    async fn map_before(
+        &self,
+        step: &Step,
+        app: &AppResource,
+        mapped: &mut bool,
+    ) -> Result<(), Failure> {
+        if !*mapped && matches!(step, Step::Start | Step::WaitRunning) {
+            self.map_routes(&app.metadata.guid).await?;
+            *mapped = true;
+        }
+        Ok(())
+    }
+
+    /// Maps the routes of `BERTH_ROUTES` to the app; records `url` and `app-routes` (without
+    /// `BERTH_ROUTES`, from the routes the app has).
+    async fn map_routes(&self, app: &str) -> Result<(), Failure> {
+        let mapped = match v2_routes::map(&self.client, &self.routes, app, &self.space_guid).await {
+            Ok(mapped) => mapped,
+            Err(e) if self.routes.is_empty() => {
+                // Only the `url` output needed them: not worth failing a deploy for.
+                ci::warn(format_args!(
+                    "the app's routes are not known ({e}); no url output"
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let url = v2_routes::url(&self.routes, &mapped);
+        self.progress.update(|o| {
+            o.url = url;
+            o.app_routes = Some(mapped.into_iter().map(|(url, _)| url).collect());
+        });
+        Ok(())
+    }
+
+    /// Starts reading the app's log (once per run): what comes after is this run's.
+    async fn follow_log(&self, app: &str) {
+        let mut logs = self.logs.lock().await;
+        if let LogSetting::At(log_cache) = std::mem::replace(&mut logs.0, LogSetting::Off) {
+            logs.1 = LogCache::start(
+                self.http.clone(),
+                self.policy.clone(),
+                log_cache.as_deref(),
+                app,
+            )
+            .await;
+        }
+    }
+
+    /// Prints the log lines that arrived since the last look.
+    async fn show_log(&self) {
+        if let Some(logs) = self.logs.lock().await.1.as_mut() {
+            logs.poll().await;
+        }
+    }
+
+    /// `message` with the last lines of the log from `source` (`STG`, `APP`), read once more
+    /// after a short wait, as delivery lags.
+    async fn with_log_tail(&self, message: String, source: &str, what: &str) -> String {
+        let mut logs = self.logs.lock().await;
+        let Some(logs) = logs.1.as_mut() else {
+            return message;
+        };
+        let pause = Duration::from_secs(2);
+        if Instant::now() + pause < self.policy.deadline {
+            tokio::time::sleep(pause).await;
+        }
+        logs.poll().await;
+        logs::with_tail(&message, what, &logs.tail(source))
     }
 
     /// The plan for this app, or why there is none.
@@ -245,6 +367,7 @@ impl Pusher<'_> {
                 return Ok(());
             }
             Step::Start => {
+                self.follow_log(&guid).await;
                 ci::info(format_args!("starting app {name:?}"));
                 self.put(&guid, state(AppState::Started), "starting it")
                     .await?
@@ -285,6 +408,13 @@ impl Pusher<'_> {
         }
         api::print_steps(steps);
         let guid = current.map_or("{new guid}", |c| c.guid.as_str());
+        for route in &self.routes {
+            api::print_plan(
+                "PUT",
+                &format!("/v2/routes/{{route}}/apps/{guid} (unless mapped already)"),
+                &serde_json::json!({"route": route.url()}),
+            );
+        }
         for step in steps {
             match step {
                 Step::Create(settings) => {
@@ -500,11 +630,13 @@ impl Pusher<'_> {
     /// Waits for a started app: staged, then one instance running.
     async fn wait_running(&self, guid: &str) -> Result<(), Failure> {
         let staging_deadline = phase_deadline(&self.policy, self.target.staging_timeout);
-        wait::until(
+        let failed = std::cell::RefCell::new(None);
+        let staged = wait::until(
             &format!("app {:?} to stage", self.target.name),
             staging_deadline,
             &self.policy,
             || async {
+                self.show_log().await;
                 let app = call(self.client.get_app().guid(guid).send())
                     .await
                     .with_context(|| format!("reading app {guid}"))?;
@@ -512,17 +644,21 @@ impl Pusher<'_> {
                 let state = app.entity.package_state.as_deref();
                 match state.and_then(PackageState::parse) {
                     Some(PackageState::Staged) => Ok(Poll::Ready(())),
-                    Some(PackageState::Failed) => Err(anyhow!(
-                        "staging failed: {}: {}",
-                        app.entity
-                            .staging_failed_reason
-                            .as_deref()
-                            .unwrap_or("no reason given"),
-                        app.entity
-                            .staging_failed_description
-                            .as_deref()
-                            .unwrap_or("no description")
-                    )),
+                    Some(PackageState::Failed) => {
+                        let reason = format!(
+                            "staging failed: {}: {}",
+                            app.entity
+                                .staging_failed_reason
+                                .as_deref()
+                                .unwrap_or("no reason given"),
+                            app.entity
+                                .staging_failed_description
+                                .as_deref()
+                                .unwrap_or("no description")
+                        );
+                        failed.replace(Some(reason.clone()));
+                        Err(anyhow!(reason))
+                    }
                     _ => Ok(Poll::Pending(format!(
                         "package {}",
                         state.unwrap_or("unknown")
@@ -530,15 +666,31 @@ impl Pusher<'_> {
                 }
             },
         )
-        .await
-        .map_err(|e| phase_timeout(e, self.target.staging_timeout, "CF_STAGING_TIMEOUT"))?;
+        .await;
+        match (staged, failed.take()) {
+            (Ok(()), _) => self.show_log().await,
+            (Err(_), Some(reason)) => {
+                return Err(
+                    anyhow!("{}", self.with_log_tail(reason, "STG", "staging log").await).into(),
+                );
+            }
+            (Err(e), None) => {
+                return Err(phase_timeout(
+                    e,
+                    self.target.staging_timeout,
+                    "CF_STAGING_TIMEOUT",
+                ));
+            }
+        }
 
         let startup_deadline = phase_deadline(&self.policy, self.target.startup_timeout);
-        wait::until(
+        let crashed = std::cell::Cell::new(false);
+        let started = wait::until(
             &format!("app {:?} to start", self.target.name),
             startup_deadline,
             &self.policy,
             || async {
+                self.show_log().await;
                 let instances = match call(self.client.get_app_instances().guid(guid).send()).await
                 {
                     Ok(i) => i,
@@ -575,6 +727,7 @@ impl Pusher<'_> {
                     .iter()
                     .find(|(_, s, _)| is(s, &[InstanceState::Crashed, InstanceState::Flapping]))
                 {
+                    crashed.set(true);
                     return Err(anyhow!(
                         "instance {index} {}{}",
                         state.to_ascii_lowercase(),
@@ -586,9 +739,28 @@ impl Pusher<'_> {
                 Ok(Poll::Pending(format!("instances {}", summary.join(" "))))
             },
         )
-        .await
-        .map_err(|e| phase_timeout(e, self.target.startup_timeout, "CF_STARTUP_TIMEOUT"))?;
-        Ok(())
+        .await;
+        match started {
+            Ok(()) => {
+                self.show_log().await;
+                Ok(())
+            }
+            Err(wait::WaitError::Failed(e)) if crashed.get() => Err(anyhow!(
+                "{}",
+                self.with_log_tail(
+                    format!("app {:?}: {e:#}", self.target.name),
+                    "APP",
+                    "app's log"
+                )
+                .await
+            )
+            .into()),
+            Err(e) => Err(phase_timeout(
+                e,
+                self.target.startup_timeout,
+                "CF_STARTUP_TIMEOUT",
+            )),
+        }
     }
 
     fn record(&self, app: &AppResource) {
