@@ -3,7 +3,8 @@
 #   1. prism.sh: berth's mittwald scenarios and the vendor's JS client through Prism with the
 #      full vendor spec, both directions;
 #   2. mittwald-client.mjs: the vendor's JS client (@mittwald/api-client) straight at the simulator;
-#   3. cf-client.py: a real Cloud Foundry client (cloudfoundry-client) at the simulator.
+#   3. cf-client.py: a real Cloud Foundry client (cloudfoundry-client) at the simulator, v2;
+#   4. cf-client-v3.py: the same client's v3 API at the simulator with v2 switched off.
 # (The recorded bodies are compared with the simulator's by `cargo test --test fidelity_bodies`.)
 #
 # Needs, done beforehand: `npm ci --prefix fidelity`, `pip install -r fidelity/requirements.txt`,
@@ -31,9 +32,12 @@ timeout 120 node fidelity/mittwald-client.mjs "$SIM_URL" >&2 || failed+=("mittwa
 say "== 3. cloudfoundry-client against $SIM_URL/cf"
 timeout 120 python3 fidelity/cf-client.py "$SIM_URL" >&2 || failed+=("cf-client.py")
 
+say "== 4. cloudfoundry-client v3 against $SIM_URL/cf (v2 switched off)"
+timeout 120 python3 fidelity/cf-client-v3.py "$SIM_URL" >&2 || failed+=("cf-client-v3.py")
+
 say "took $((SECONDS - started)) s"
 # The plain summary line CI reads: checks passed and failed.
-printf 'fidelity: %d passed, %d failed\n' $((3 - ${#failed[@]})) "${#failed[@]}"
+printf 'fidelity: %d passed, %d failed\n' $((4 - ${#failed[@]})) "${#failed[@]}"
 if [ "${#failed[@]}" -gt 0 ]; then
     say "FAILED: ${failed[*]}"
     exit 1
