@@ -15,8 +15,9 @@
 #   1. cloudfoundry-client's v3 API (fidelity/cf-client-v3.py) through Prism;
 #   2. berth's v3 scenarios through Prism (BERTH_CF_API=v3): a fresh create with bits and start,
 #      an update (memory, environment), a docker push, and an unchanged re-run that must send
-#      no package, build, stop or start. They need berth's v3 flow: FIDELITY_BERTH_V3=on runs
-#      them, off skips them and says so (the default until the v3 flow is on main).
+#      no package, build, stop or start; after each, the app as the simulator holds it is
+#      checked (state, memory, environment, lifecycle, current droplet). FIDELITY_BERTH_V3=off
+#      skips them and says so (default on).
 #
 # Needs: `npm ci --prefix fidelity`, `pip install -r fidelity/requirements.txt`, `cargo build`.
 # Exits non-zero on any violation or any scenario that did not end as expected.
@@ -24,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source fidelity/lib.sh
 
-BERTH_V3=${FIDELITY_BERTH_V3:-off}
+BERTH_V3=${FIDELITY_BERTH_V3:-on}
 case "$BERTH_V3" in on | off) ;; *) die "FIDELITY_BERTH_V3 must be on or off, not '$BERTH_V3'" ;; esac
 
 PRISM=fidelity/node_modules/.bin/prism
@@ -120,22 +121,59 @@ scenario() {
     fi
 }
 
+# expect_app NAME CONDITION: the app as the simulator holds it (read straight from the
+# simulator, not through Prism) must satisfy the Python CONDITION over `app`, `web` (its web
+# process), `env` (its environment variables), `droplet` (its current droplet) and `out` (the
+# last berth run's stdout JSON).
+expect_app() {
+    python3 - "$SIM_URL" "$1" "$2" "$FIDELITY_TMP/out" <<'EOF' || fail "berth: $1 is not as expected: $2"
+import json, sys, urllib.request
+sim, name, condition, out = sys.argv[1:5]
+def get(path):
+    request = urllib.request.Request(f"{sim}/cf{path}", headers={"authorization": "bearer sim-token"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+apps = get(f"/v3/apps?names={name}")["resources"]
+assert len(apps) == 1, apps
+app = apps[0]
+web = get(f"/v3/apps/{app['guid']}/processes/web")
+env = get(f"/v3/apps/{app['guid']}/environment_variables")["var"]
+droplet = get(f"/v3/apps/{app['guid']}/droplets/current")
+out = json.load(open(out))
+print(f"fidelity:   {name}: {app['state']}, {app['lifecycle']['type']}, {web['instances']} x "
+      f"{web['memory_in_mb']} MB, environment {env}, droplet {droplet['guid']}", file=sys.stderr)
+sys.exit(0 if eval(f"({condition})") else 1)
+EOF
+}
+
 if [ "$BERTH_V3" = on ]; then
     web=(BERTH_NAME=fidelity-v3-web BERTH_PATH="$app" BERTH_STATE=STARTED)
-    scenario "fresh create with bits, started" 0 '"created":true' '"state":"STARTED"' '"status":"ready"' -- \
+    v3='"api_version":"v3"'
+    scenario "fresh create with bits, started" 0 '"created":true' '"state":"STARTED"' "$v3" '"status":"ready"' -- \
         "${web[@]}" BERTH_MEMORY=256M BERTH_ENVIRONMENT="GREETING=hello"
-    scenario "update: memory and environment" 0 '"created":false' '"state":"STARTED"' '"status":"ready"' -- \
+    expect_app fidelity-v3-web 'app["state"] == "STARTED" and web["memory_in_mb"] == 256 and
+        env == {"GREETING": "hello"} and droplet["state"] == "STAGED" and out["droplet_guid"] == droplet["guid"]'
+    scenario "update: memory and environment" 0 '"created":false' '"state":"STARTED"' "$v3" '"status":"ready"' -- \
         "${web[@]}" BERTH_MEMORY=512M BERTH_ENVIRONMENT="GREETING=hi
 MODE=ci"
-    scenario "docker push, started" 0 '"created":true' '"state":"STARTED"' '"status":"ready"' -- \
+    expect_app fidelity-v3-web 'app["state"] == "STARTED" and web["memory_in_mb"] == 512 and
+        env == {"GREETING": "hi", "MODE": "ci"} and out["droplet_guid"] == droplet["guid"]'
+    cp "$FIDELITY_TMP/out" "$FIDELITY_TMP/out.update"
+    scenario "docker push, started" 0 '"created":true' '"state":"STARTED"' "$v3" '"status":"ready"' -- \
         BERTH_NAME=fidelity-v3-docker BERTH_DOCKER_IMAGE=nginx:1.27 BERTH_STATE=STARTED
+    expect_app fidelity-v3-docker 'app["state"] == "STARTED" and app["lifecycle"]["type"] == "docker" and
+        droplet["image"] == "nginx:1.27" and out["droplet_guid"] == droplet["guid"]'
     sim_control DELETE requests >/dev/null
-    scenario "unchanged re-run" 0 '"created":false' '"state":"STARTED"' '"status":"ready"' -- \
+    scenario "unchanged re-run" 0 '"created":false' '"state":"STARTED"' "$v3" '"status":"ready"' -- \
         "${web[@]}" BERTH_MEMORY=512M BERTH_ENVIRONMENT="GREETING=hi
 MODE=ci"
+    sim_control GET requests >"$FIDELITY_TMP/requests.json"
+    update_droplet=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["droplet_guid"])' \
+        "$FIDELITY_TMP/out.update")
+    expect_app fidelity-v3-web "app['state'] == 'STARTED' and droplet['guid'] == '$update_droplet' and
+        out['droplet_guid'] == '$update_droplet' and web['memory_in_mb'] == 512"
     # What the unchanged re-run sent: reads and logins only, no package, build, droplet, stop
     # or start (the simulator's recorder, behind Prism).
-    sim_control GET requests >"$FIDELITY_TMP/requests.json"
     if ! python3 - "$FIDELITY_TMP/requests.json" <<'EOF'; then
 import json, re, sys
 requests = json.load(open(sys.argv[1]))
@@ -147,7 +185,7 @@ EOF
         fail "berth: the unchanged re-run sent a package, build, droplet, stop or start"
     fi
 else
-    say "SKIPPED: berth's v3 scenarios (FIDELITY_BERTH_V3=off: berth has no v3 flow yet)"
+    say "SKIPPED: berth's v3 scenarios (FIDELITY_BERTH_V3=off)"
 fi
 
 # Prism's own words, and cf-front's: every error answer Prism made up, any body Prism
