@@ -15,9 +15,9 @@
 #   1. cloudfoundry-client's v3 API (fidelity/cf-client-v3.py) through Prism;
 #   2. berth's v3 scenarios through Prism (BERTH_CF_API=v3): a fresh create with bits and start,
 #      an update (memory, environment), a docker push, and an unchanged re-run that must send
-#      no package, build, stop or start; after each, the app as the simulator holds it is
-#      checked (state, memory, environment, lifecycle, current droplet). FIDELITY_BERTH_V3=off
-#      skips them and says so (default on).
+#      no package, build, stop or start (and once more with the API chosen from the root
+#      document); after each, the app as the simulator holds it is checked (state, memory,
+#      environment, lifecycle, current droplet). FIDELITY_BERTH_V3=off skips them (default on).
 #
 # Needs: `npm ci --prefix fidelity`, `pip install -r fidelity/requirements.txt`, `cargo build`.
 # Exits non-zero on any violation or any scenario that did not end as expected.
@@ -184,6 +184,10 @@ sys.exit(1 if changes or not requests else 0)
 EOF
         fail "berth: the unchanged re-run sent a package, build, droplet, stop or start"
     fi
+    # BERTH_CF_API=auto (the default) reads the root document through Prism and picks v3.
+    scenario "the same, the API chosen from the root document" 0 '"created":false' "$v3" '"status":"ready"' -- \
+        "${web[@]}" BERTH_CF_API=auto BERTH_MEMORY=512M BERTH_ENVIRONMENT="GREETING=hi
+MODE=ci"
 else
     say "SKIPPED: berth's v3 scenarios (FIDELITY_BERTH_V3=off)"
 fi
