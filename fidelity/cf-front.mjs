@@ -98,8 +98,9 @@ const front = http.createServer(async (request, response) => {
       if (counts.bearer === 1) note(`TOLERATED: lower-case "bearer" scheme capitalised for Prism (first: ${request.method} ${url})`);
     }
     let sent = body;
+    let id;
     if (body.length > 0 && !isJson(headers) && body.some((byte) => byte >= 0x80)) {
-      const id = String(nextId++);
+      id = String(nextId++);
       sent = Buffer.from(body.map((byte) => (byte >= 0x80 ? 0x3f : byte)));
       kept.set(id, { raw: body, copy: sent });
       headers[BODY_ID] = id;
@@ -110,6 +111,7 @@ const front = http.createServer(async (request, response) => {
     headers["content-length"] = String(sent.length);
     delete headers["transfer-encoding"];
     forward(prism, request, response, path, headers, sent, (answer, answerBody) => {
+      if (id !== undefined) kept.delete(id); // Prism may have answered without forwarding
       const type = String(answer.headers["content-type"] ?? "");
       if (type.startsWith("application/problem+json")) {
         note(describe(request, answer.statusCode, answerBody.toString("utf8")));
