@@ -6,19 +6,22 @@ discovers the platform from the root links (no `cloud_controller_v2` link: the c
 v2), logs in through UAA, and drives Cloud Controller v3 as far as the client reaches:
 
   * its own managers: organizations, spaces and stacks (list by names, get, the links between
-    them); apps (get, list by names and space across pages, the app's packages, processes and
-    droplet links, remove with its job); packages (create bits and docker, get); droplets
-    (get); processes (get); jobs (wait for completion); the app's `start`/`stop` links;
+    them); apps (get, list by names and space across pages, the app's packages, processes,
+    routes and droplet links, remove with its job); packages (create bits and docker, get);
+    droplets (get); processes (get); domains (by name, every one, an org's and its default);
+    routes (create, list by host, domain and path); jobs (wait for completion); the app's
+    `start`/`stop` links;
   * its generic helpers (`_create`, `_update`, `_patch`, `_post`, `_list`, `get` with extra
     path segments) where it has no method of its own: app create and update, environment
     variables (merge, null deletes), the ssh feature, process update (command, health check)
     and scale, the bits upload (multipart `bits` + `resources`, as the cf CLI sends it), builds,
-    the current droplet, process stats.
+    the current droplet, process stats, a route's destinations.
 
-Left out, and why: routes and domains (the simulator has none until the routes issue), the
-client's `get_env` (`/v3/apps/:guid/env`), droplet and build lists, tasks, sidecars, revisions,
-deployments, manifests and service bindings (not simulated); doppler / log streams (the
-simulator's log-cache is empty).
+Left out, and why: deployments (the client has no manager for them; berth's rolling strategy is
+not among these scenarios), route deletion and the client's `get_env` (`/v3/apps/:guid/env`),
+droplet and build lists, tasks, sidecars, revisions, manifests and services (not simulated);
+logs (the client reads them through doppler or the RLP gateway, which the simulator does not
+serve; it serves log-cache).
 
 Every check asserts what came back (names, guids, states, relationships), not only a 2xx.
 With `--api URL` the Cloud Foundry traffic goes to URL (the Prism front of fidelity/prism-cf.sh)
@@ -49,6 +52,8 @@ from cloudfoundry_client.v3.packages import PackageType
 ORG, ORG_NAME = "3c1e5a7b-9d2f-4e6a-8b0c-1d2e3f4a5b6c", "berth-org"
 SPACE, SPACE_NAME = "6f0a3d1e-5b7c-4e2a-9f10-2d3c4b5a6e7f", "dev"
 STACK_NAME = "cflinuxfs4"
+DOMAIN, DOMAIN_NAME = "7a1c3e5f-2b4d-4f6a-8c0e-9d1b3f5a7c2e", "apps.sim.example"
+TCP_DOMAIN_NAME = "tcp.sim.example"
 USER, PASSWORD = "admin", "admin-password"
 CLIENT_ID, CLIENT_SECRET = "berth-ci", "berth-ci-secret"
 WAIT_SECONDS = 30
@@ -276,6 +281,32 @@ def bits_and_build(client, v3, guid):
     return droplet_guid
 
 
+def routes_and_domains(v3, guid, name):
+    domains = list(v3.domains.list(names=DOMAIN_NAME))
+    check([(d["guid"], d["name"]) for d in domains] == [(DOMAIN, DOMAIN_NAME)], f"domains by name: {domains}")
+    every = [d["name"] for d in v3.domains.list()]
+    check(DOMAIN_NAME in every and TCP_DOMAIN_NAME in every, f"every domain: {every}")
+    check(DOMAIN_NAME in [d["name"] for d in v3.domains.list_domains_for_org(ORG)], "the org's domains")
+    check(v3.organizations.get_default_domain(ORG)["guid"] == DOMAIN, "the org's default domain")
+    route = v3.routes.create(SPACE, DOMAIN, host=name, path="/fidelity")
+    check(route["host"] == name and route["path"] == "/fidelity", f"route: {route}")
+    check(route["url"] == f"{name}.{DOMAIN_NAME}/fidelity", f"route url: {route['url']}")
+    check(route["relationships"]["space"]["data"]["guid"] == SPACE, f"route's space: {route['relationships']}")
+    check(route["relationships"]["domain"]["data"]["guid"] == DOMAIN, f"route's domain: {route['relationships']}")
+    found = list(v3.routes.list(hosts=name, domain_guids=DOMAIN, paths="/fidelity"))
+    check([r["guid"] for r in found] == [route["guid"]], f"route by host, domain and path: {found}")
+    expect_error(HTTPStatus.UNPROCESSABLE_ENTITY, "CF-UnprocessableEntity",
+                 lambda: v3.routes.create(SPACE, DOMAIN, host=name, path="/fidelity"))
+    # No destinations method: the generic POST.
+    mapped = v3.routes._post(f"{v3.routes.target_endpoint}/v3/routes/{route['guid']}/destinations",
+                             data={"destinations": [{"app": {"guid": guid}}]})
+    check([d["app"]["guid"] for d in mapped["destinations"]] == [guid], f"destinations: {mapped}")
+    check(mapped["destinations"][0]["app"]["process"]["type"] == "web", f"destination process: {mapped}")
+    check([r["guid"] for r in v3.apps.list_routes(guid)] == [route["guid"]], "the app's routes")
+    step(f"domains (by name, every one, the org's, its default); route {route['url']} created, found by host, "
+         "domain and path, taken once, mapped to the app")
+
+
 def start_and_stop(v3, guid, web):
     app = v3.apps.get(guid)
     started = app.start()  # the app's `start` link (POST), as the client builds it
@@ -350,6 +381,7 @@ def main(argv):
         guid, others = apps_and_lists(v3, name, args.quick)
         web = processes(v3, guid)
         bits_and_build(client, v3, guid)
+        routes_and_domains(v3, guid, name)
         start_and_stop(v3, guid, web)
         if not args.quick:
             others.append({"guid": docker(v3, f"{name}-docker")})

@@ -13,11 +13,12 @@
 # spec defects tolerated, with the evidence.
 #
 #   1. cloudfoundry-client's v3 API (fidelity/cf-client-v3.py) through Prism;
-#   2. berth's v3 scenarios through Prism (BERTH_CF_API=v3): a fresh create with bits and start,
-#      an update (memory, environment), a docker push, and an unchanged re-run that must send
-#      no package, build, stop or start (and once more with the API chosen from the root
-#      document); after each, the app as the simulator holds it is checked (state, memory,
-#      environment, lifecycle, current droplet). FIDELITY_BERTH_V3=off skips them (default on).
+#   2. berth's v3 scenarios through Prism (BERTH_CF_API=v3): a fresh create with bits, a route
+#      and start, an update (memory, environment), a docker push, and an unchanged re-run that
+#      must send no package, build, stop or start (and once more with the API chosen from the
+#      root document); after each, the app as the simulator holds it is checked (state, memory,
+#      environment, lifecycle, routes, current droplet). FIDELITY_BERTH_V3=off skips them
+#      (default on).
 #
 # Needs: `npm ci --prefix fidelity`, `pip install -r fidelity/requirements.txt`, `cargo build`.
 # Exits non-zero on any violation or any scenario that did not end as expected.
@@ -123,8 +124,8 @@ scenario() {
 
 # expect_app NAME CONDITION: the app as the simulator holds it (read straight from the
 # simulator, not through Prism) must satisfy the Python CONDITION over `app`, `web` (its web
-# process), `env` (its environment variables), `droplet` (its current droplet) and `out` (the
-# last berth run's stdout JSON).
+# process), `env` (its environment variables), `routes` (the urls of its routes), `droplet`
+# (its current droplet) and `out` (the last berth run's stdout JSON).
 expect_app() {
     python3 - "$SIM_URL" "$1" "$2" "$FIDELITY_TMP/out" <<'EOF' || fail "berth: $1 is not as expected: $2"
 import json, sys, urllib.request
@@ -139,9 +140,10 @@ app = apps[0]
 web = get(f"/v3/apps/{app['guid']}/processes/web")
 env = get(f"/v3/apps/{app['guid']}/environment_variables")["var"]
 droplet = get(f"/v3/apps/{app['guid']}/droplets/current")
+routes = [route["url"] for route in get(f"/v3/apps/{app['guid']}/routes")["resources"]]
 out = json.load(open(out))
 print(f"fidelity:   {name}: {app['state']}, {app['lifecycle']['type']}, {web['instances']} x "
-      f"{web['memory_in_mb']} MB, environment {env}, droplet {droplet['guid']}", file=sys.stderr)
+      f"{web['memory_in_mb']} MB, environment {env}, routes {routes}, droplet {droplet['guid']}", file=sys.stderr)
 sys.exit(0 if eval(f"({condition})") else 1)
 EOF
 }
@@ -150,14 +152,16 @@ if [ "$BERTH_V3" = on ]; then
     web=(BERTH_NAME=fidelity-v3-web BERTH_PATH="$app" BERTH_STATE=STARTED)
     v3='"api_version":"v3"'
     scenario "fresh create with bits, started" 0 '"created":true' '"state":"STARTED"' "$v3" '"status":"ready"' -- \
-        "${web[@]}" BERTH_MEMORY=256M BERTH_ENVIRONMENT="GREETING=hello"
+        "${web[@]}" BERTH_MEMORY=256M BERTH_ENVIRONMENT="GREETING=hello" BERTH_ROUTES=fidelity-v3-web.apps.sim.example
     expect_app fidelity-v3-web 'app["state"] == "STARTED" and web["memory_in_mb"] == 256 and
-        env == {"GREETING": "hello"} and droplet["state"] == "STAGED" and out["droplet_guid"] == droplet["guid"]'
+        env == {"GREETING": "hello"} and droplet["state"] == "STAGED" and out["droplet_guid"] == droplet["guid"] and
+        routes == ["fidelity-v3-web.apps.sim.example"]'
     scenario "update: memory and environment" 0 '"created":false' '"state":"STARTED"' "$v3" '"status":"ready"' -- \
         "${web[@]}" BERTH_MEMORY=512M BERTH_ENVIRONMENT="GREETING=hi
 MODE=ci"
     expect_app fidelity-v3-web 'app["state"] == "STARTED" and web["memory_in_mb"] == 512 and
-        env == {"GREETING": "hi", "MODE": "ci"} and out["droplet_guid"] == droplet["guid"]'
+        env == {"GREETING": "hi", "MODE": "ci"} and out["droplet_guid"] == droplet["guid"] and
+        routes == ["fidelity-v3-web.apps.sim.example"]'
     cp "$FIDELITY_TMP/out" "$FIDELITY_TMP/out.update"
     scenario "docker push, started" 0 '"created":true' '"state":"STARTED"' "$v3" '"status":"ready"' -- \
         BERTH_NAME=fidelity-v3-docker BERTH_DOCKER_IMAGE=nginx:1.27 BERTH_STATE=STARTED
