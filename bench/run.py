@@ -15,6 +15,12 @@ recorder in front of it, and runs, each several times, alternating:
   * the same with a big app: about 300 MB of incompressible files (generated afresh for each
     repetition, not timed), staging and start 1 s each: peak memory and wall time of the upload
     (berth streams the zip from a temporary file; the simulator streams it to disk).
+  * Cloud Foundry v3 (the simulator with v2 switched off, berth with BERTH_CF_API=v3), the same
+    create + upload + start, and the same app pushed again with nothing changed (after an
+    unmeasured first push of each tool's own, staging and start at 0 s): berth versus
+    bench/cf3-peer.py (the cf CLI v8's push on cloudfoundry-client's v3 API, polling every 3 s,
+    which like cf push uploads, stages and restarts again). Restarts (stop, start and restart
+    requests) and packages and builds are counted from what the simulator received.
 
 Per run: wall time, wall time minus the simulator's own time (the overhead), requests the
 simulator received, CPU time (user + sys) and peak resident memory of the process (wait4's
@@ -31,13 +37,13 @@ usage:
   python3 bench/run.py --short    CI: one repetition of the 0 s mittwald case, no build timing
   python3 bench/run.py --render bench/results.json   rewrite BENCHMARKS.md from saved results
   options: --reps N (cases under 10 s; default 5), --reps-long N (10.6 s and 30.5 s; default 3),
-           --reps-cf N (Cloud Foundry; default 3), --reps-low N (each budget case; default 1),
+           --reps-cf N (each Cloud Foundry case; default 3), --reps-low N (each budget case; default 1),
            --reps-big N (the 300 MB Cloud Foundry case; default 1),
            --json PATH, --markdown PATH, --binary PATH (skip the builds, use that binary),
            --skip-build-times (use target/release/berth, building it if missing),
            --rev COMMIT (build that commit, exported with git archive, not the working tree),
            --cases KEY,... (mw-0s, mw-2.3s, mw-5.4s, mw-10.6s, mw-30.5s, mw-30.5s-ordinary-budget,
-                            mw-30.5s-low-budget, cf-5s-3s, cf-300mb),
+                            mw-30.5s-low-budget, cf-5s-3s, cf-300mb, cf3-5s-3s, cf3-noop),
            --check-targets (exit 1 when berth misses a target)
 """
 
@@ -95,7 +101,10 @@ ORDINARY_CASE = "mw-30.5s-ordinary-budget"
 LOW_CASE = "mw-30.5s-low-budget"
 BIG_CASE = "cf-300mb"
 BIG_APP_MB = 300  # the big app's size: incompressible files, so the zip is as large
-CASE_KEYS = [key for key, _, _ in MITTWALD_CASES] + [ORDINARY_CASE, LOW_CASE, "cf-5s-3s", BIG_CASE]
+CF_ORG, CF_SPACE = "berth-org", "dev"  # the simulator's default org and space, by name
+CF3_NOOP = "cf3-noop"
+CASE_KEYS = [key for key, _, _ in MITTWALD_CASES] + [ORDINARY_CASE, LOW_CASE, "cf-5s-3s", BIG_CASE, "cf3-5s-3s",
+                                                     CF3_NOOP]
 
 
 def log(text: str) -> None:
@@ -537,14 +546,64 @@ def request_kinds(requests) -> dict:
     return kinds
 
 
+RESTART_RE = re.compile(r"^POST /cf/v3/apps/[^/]+/actions/(start|stop|restart)$")
+STAGE_RE = re.compile(r"^POST /cf/v3/(packages|builds)$")
+
+
+def restarts(requests) -> int:
+    """Stop, start and restart requests (Cloud Controller v3) among what the simulator received."""
+    return sum(1 for r in requests if RESTART_RE.match(f"{r['method']} {r['path']}"))
+
+
+def stagings(requests) -> int:
+    """Packages and builds created (Cloud Controller v3) among what the simulator received."""
+    return sum(1 for r in requests if STAGE_RE.match(f"{r['method']} {r['path']}"))
+
+
+def tool_command(case: dict, tool: str, base: str, name: str, timeout_s: int) -> tuple[list, dict]:
+    """The argv and environment of one run of `tool` in `case` against `base`."""
+    if case["provider"] == "cloudfoundry-v3":
+        if tool == "berth":
+            return [str(case["binary"])], child_env({
+                "BERTH_PROVIDER": "cloudfoundry", "BERTH_CF_API": "v3", "BERTH_API_URL": f"{base}/cf",
+                "BERTH_CF_USERNAME": CF_USER, "BERTH_CF_PASSWORD": CF_PASSWORD,
+                "BERTH_CF_ORG": CF_ORG, "BERTH_CF_SPACE": CF_SPACE, "BERTH_NAME": name,
+                "BERTH_PATH": str(case["app_dir"]), "BERTH_STATE": "STARTED",
+                "BERTH_WAIT_TIMEOUT": f"{timeout_s}s",
+            })
+        return [str(venv_python()), str(BENCH / "cf3-peer.py"), f"{base}/cf", CF_USER, CF_PASSWORD,
+                CF_ORG, CF_SPACE, name, str(case["app_dir"]), str(timeout_s)], child_env({})
+    raise BenchError(f"no command for {case['provider']}")
+
+
+def prime(sim: Sim, case: dict, tool: str, name: str, label: str) -> str | None:
+    """The unmeasured first push of an unchanged re-run case: the app as `tool` leaves it,
+    staging and start at 0 s. Returns why it failed, or None."""
+    sim.control("PATCH", "options", case["prime_options"])
+    argv, env = tool_command(case, tool, f"http://127.0.0.1:{sim.port}", name, RUN_SLACK_S)
+    result = measure(case["launcher"], argv, env, RUN_SLACK_S, label)
+    if result["exit"] != 0 or result["timed_out"]:
+        return (f"the unmeasured first push failed: exit {result['exit']}"
+                f"{' (timed out)' if result['timed_out'] else ''}; stdout: {result['stdout'][-500:]!r}; "
+                f"stderr: {result['stderr_tail'][-1500:]!r}")
+    return None
+
+
 def one_run(sim: Sim, recorder: Recorder, case: dict, tool: str, rep: int) -> dict:
+    unique = f"bench-{case['key']}-{tool}-{rep}-{uuid.uuid4().hex[:6]}"
+    if case.get("prime_options") is not None:
+        problem = prime(sim, case, tool, unique, f"{case['key']}-{tool}-{rep}-first-push")
+        if problem is not None:
+            return {"case": case["key"], "tool": tool, "rep": rep, "name": unique, "ok": False,
+                    "error": problem, "cpu_s": 0.0}
     sim.control("PATCH", "options", case["options"])
     sim.reset_budget(case["budget"])
     recorder.reset()
-    unique = f"bench-{case['key']}-{tool}-{rep}-{uuid.uuid4().hex[:6]}"
     base = f"http://127.0.0.1:{recorder.port}"
     timeout_s = math.ceil(case["platform_s"]) + RUN_SLACK_S  # whole seconds: berth's input
-    if case["provider"] == "mittwald":
+    if case["provider"] == "cloudfoundry-v3":
+        argv, env = tool_command(case, tool, base, unique, timeout_s)
+    elif case["provider"] == "mittwald":
         if tool == "berth":
             argv = [str(case["binary"])]
             env = child_env({
@@ -582,6 +641,8 @@ def one_run(sim: Sim, recorder: Recorder, case: dict, tool: str, rep: int) -> di
         "name": unique,
         "requests": len(requests),
         "request_kinds": request_kinds(requests),
+        "restarts": restarts(requests),
+        "stagings": stagings(requests),
         "connections": recorder.connections,
         "overhead_s": result["wall_s"] - case["platform_s"],
         "first_request_ms": (first - result["started"]) * 1000 if first is not None else None,
@@ -631,10 +692,27 @@ def make_cases(args, binary: Path, launcher: Path, app_dir: Path) -> list[dict]:
             })
         cases.append({
             "key": "cf-5s-3s",
-            "label": "Cloud Foundry create + upload + start, staging 5 s, start 3 s",
+            "label": "Cloud Foundry v2 create + upload + start, staging 5 s, start 3 s",
             "provider": "cloudfoundry", "tools": ["berth", "cf-peer"], "platform_s": 8,
             "budget": RATE_LIMIT - 1, "reps": args.reps_cf,
-            "options": {"cf_staging_time_ms": 5000, "cf_startup_time_ms": 3000, "cf_job_time_ms": 0},
+            # The v2 flow, as the cf CLI v6 peer's (berth's default, auto, would take v3).
+            "berth_env": {"BERTH_CF_API": "v2"},
+            "options": {"cf_staging_time_ms": 5000, "cf_startup_time_ms": 3000, "cf_job_time_ms": 0,
+                        "cf_v2_disabled": False},
+        })
+        v3 = {"cf_staging_time_ms": 5000, "cf_startup_time_ms": 3000, "cf_job_time_ms": 0, "cf_v2_disabled": True}
+        cases.append({
+            "key": "cf3-5s-3s",
+            "label": "Cloud Foundry v3 create + upload + start, staging 5 s, start 3 s",
+            "provider": "cloudfoundry-v3", "tools": ["berth", "cf3-peer"], "platform_s": 8,
+            "budget": RATE_LIMIT - 1, "reps": args.reps_cf, "options": v3,
+        })
+        cases.append({
+            "key": CF3_NOOP,
+            "label": "Cloud Foundry v3, the same app pushed again unchanged (staging 5 s, start 3 s if done)",
+            "provider": "cloudfoundry-v3", "tools": ["berth", "cf3-peer"], "platform_s": 0,
+            "budget": RATE_LIMIT - 1, "reps": args.reps_cf, "options": v3,
+            "prime_options": v3 | {"cf_staging_time_ms": 0, "cf_startup_time_ms": 0},
         })
         cases.append({
             "key": BIG_CASE,
@@ -644,7 +722,8 @@ def make_cases(args, binary: Path, launcher: Path, app_dir: Path) -> list[dict]:
             "budget": RATE_LIMIT - 1, "reps": args.reps_big, "big_app_mb": BIG_APP_MB,
             # The v2 flow, as the peer's: the same upload request on both sides.
             "berth_env": {"BERTH_CF_API": "v2"},
-            "options": {"cf_staging_time_ms": 1000, "cf_startup_time_ms": 1000, "cf_job_time_ms": 0},
+            "options": {"cf_staging_time_ms": 1000, "cf_startup_time_ms": 1000, "cf_job_time_ms": 0,
+                        "cf_v2_disabled": False},
         })
     if args.cases:
         wanted = [key.strip() for key in args.cases.split(",") if key.strip()]
@@ -696,7 +775,8 @@ def stats(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
-METRICS = ["wall_s", "overhead_s", "requests", "cpu_s", "max_rss_kib", "first_request_ms", "connections"]
+METRICS = ["wall_s", "overhead_s", "requests", "cpu_s", "max_rss_kib", "first_request_ms", "connections",
+           "restarts", "stagings"]
 
 
 def summarize(runs) -> dict:
@@ -704,7 +784,7 @@ def summarize(runs) -> dict:
     for run in runs:
         summary.setdefault(run["case"], {}).setdefault(run["tool"], []).append(run)
     return {
-        case: {tool: {metric: stats([r[metric] for r in rs if r["ok"]]) for metric in METRICS}
+        case: {tool: {metric: stats([r.get(metric) for r in rs if r["ok"]]) for metric in METRICS}
                | {"runs": len(rs), "failed": sum(not r["ok"] for r in rs)}
                for tool, rs in tools.items()}
         for case, tools in summary.items()
@@ -738,13 +818,25 @@ def targets(summary, binary_size, runs) -> list[dict]:
             add(f"requests, {case}", f"{requests:g} vs peer {peer:g}", "≤ the peer's + 2", requests <= peer + 2)
     for case, tools in summary.items():
         overhead = med(summary, case, "berth", "overhead_s")
-        if case.startswith("cf-") and case != BIG_CASE and overhead is not None:
+        if case.startswith(("cf-", "cf3-")) and case not in (BIG_CASE, CF3_NOOP) and overhead is not None:
             add(f"overhead median, {case}", f"{overhead * 1000:.0f} ms", "≤ 1000 ms", overhead <= 1.0)
     # A big app must not cost its size in memory: the zip is built in a file and streamed.
     rss_big = med(summary, BIG_CASE, "berth", "max_rss_kib")
     if rss_big is not None:
         add(f"peak memory, {BIG_CASE}", f"{rss_big / 1024:.1f} MiB", "≤ 64 MiB, flat whatever the app's size",
             rss_big <= 64 * 1024)
+    # An unchanged re-run changes nothing: no package, no build, no stop or start, within a second.
+    noop_runs = [run for run in runs if run["case"] == CF3_NOOP and run["tool"] == "berth" and run["ok"]]
+    if noop_runs:
+        worst = max(run["restarts"] + run["stagings"] for run in noop_runs)
+        add(f"{CF3_NOOP}: packages, builds, stops and starts (all {len(noop_runs)} berth runs)",
+            f"at most {worst}", "0", worst == 0)
+        wall, peer_wall = med(summary, CF3_NOOP, "berth", "wall_s"), med(summary, CF3_NOOP, "cf3-peer", "wall_s")
+        add(f"wall time median, {CF3_NOOP}", f"{wall * 1000:.0f} ms"
+            + (f" vs peer {peer_wall:.1f} s" if peer_wall is not None else ""), "≤ 1000 ms", wall <= 1.0)
+        requests, peer = med(summary, CF3_NOOP, "berth", "requests"), med(summary, CF3_NOOP, "cf3-peer", "requests")
+        if requests is not None and peer is not None:
+            add(f"requests, {CF3_NOOP}", f"{requests:g} vs peer {peer:g}", "≤ the peer's", requests <= peer)
     # With a tenth of the window or less left, the budget is spared (the limit is per user, shared
     # by all of their jobs): a third of the peer's requests at most, latency notwithstanding.
     peer_long = med(summary, BUDGET_PEER_CASE, "mw-peer", "requests")
@@ -768,7 +860,7 @@ def targets(summary, binary_size, runs) -> list[dict]:
             binary_size <= 6_000_000)
     # Start-up does not depend on the case: pooled per provider, so one slow start on a shared
     # machine does not decide a case of two runs.
-    for provider, label in (("mw-", "mittwald"), ("cf-", "Cloud Foundry")):
+    for provider, label in (("mw-", "mittwald"), ("cf", "Cloud Foundry")):
         firsts = [run["first_request_ms"] for run in runs if run["tool"] == "berth" and run["ok"]
                   and run["case"].startswith(provider) and run["first_request_ms"] is not None]
         if firsts:
@@ -797,6 +889,7 @@ TOOL_NAMES = {
     "berth": "berth",
     "mw-peer": "Node.js peer (mw CLI flow)",
     "cf-peer": "Python peer (cf CLI v6 flow)",
+    "cf3-peer": "Python peer (cf CLI v8 flow, v3)",
 }
 
 
@@ -916,6 +1009,25 @@ def markdown(results: dict) -> str:
                 if case["key"] in (LOW_CASE, ORDINARY_CASE) else "")
         add(f"| {case['label']}{note} | {cell(b_o, 2)} | {cell(b_r, 0)} | {cell(p_o, 2)} | {cell(p_r, 0)} |")
     add("")
+    noop = s.get(CF3_NOOP, {})
+    if noop:
+        add("## Cloud Foundry v3: the same app pushed again, unchanged")
+        add("")
+        add("After a first push of its own (not measured), each tool pushes the same directory with the same")
+        add("settings again. berth compares the source's fingerprint and the settings with what the app")
+        add("already runs and leaves it alone; the cf CLI v8, like its peer here, uploads a new package,")
+        add("stages it and restarts the app (downtime while the instances start again).")
+        add("")
+        add("| tool | runs | wall s | requests | restarts (stop, start, restart) | packages + builds |")
+        add("|---|---|---|---|---|---|")
+        for tool in ("berth", "cf3-peer"):
+            t = noop.get(tool)
+            if t is None:
+                continue
+            runs = f"{t['runs']}" + (f" ({t['failed']} failed)" if t["failed"] else "")
+            add(f"| {TOOL_NAMES[tool]} | {runs} | {fmt(t['wall_s'])} | {fmt(t['requests'], digits=0)} | "
+                f"{fmt(t.get('restarts'), digits=0)} | {fmt(t.get('stagings'), digits=0)} |")
+        add("")
     add("## Binary and builds")
     add("")
     b = results["build"]

@@ -124,7 +124,9 @@ pub(super) fn list(ctx: &Ctx<'_>, app: &App) -> Reply {
 /// app is stopped or has no staged current droplet to run; then STARTING for the startup
 /// time, then RUNNING (or CRASHED), as v2's instances. During a rolling deployment the old
 /// instances still serving come first, then the new ones (the simulator keeps one web
-/// process where the Cloud Controller has a second, deploying one).
+/// process where the Cloud Controller has a second, deploying one). A DOWN instance has
+/// `uptime` 0, as the Cloud Controller fills the instances Diego did not report
+/// (lib/cloud_controller/diego/reporters/reporter_mixins.rb).
 pub(super) fn stats(ctx: &Ctx<'_>, app: &App) -> Reply {
     let resources: Vec<Value> = app
         .instances_at(ctx.now)
@@ -137,7 +139,7 @@ pub(super) fn stats(ctx: &Ctx<'_>, app: &App) -> Reply {
                 "index": index,
                 "state": "DOWN",
                 "routable": null,
-                "uptime": null,
+                "uptime": 0,
                 "isolation_segment": null,
                 "details": null,
             }),
