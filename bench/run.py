@@ -43,7 +43,8 @@ usage:
            --skip-build-times (use target/release/berth, building it if missing),
            --rev COMMIT (build that commit, exported with git archive, not the working tree),
            --cases KEY,... (mw-0s, mw-2.3s, mw-5.4s, mw-10.6s, mw-30.5s, mw-30.5s-ordinary-budget,
-                            mw-30.5s-low-budget, cf-5s-3s, cf-300mb, cf3-5s-3s, cf3-noop),
+                            mw-30.5s-low-budget, cf-5s-3s, cf-300mb, cf3-5s-3s, cf3-noop,
+                            cf3-restart, cf3-rolling),
            --check-targets (exit 1 when berth misses a target)
 """
 
@@ -104,7 +105,7 @@ BIG_APP_MB = 300  # the big app's size: incompressible files, so the zip is as l
 CF_ORG, CF_SPACE = "berth-org", "dev"  # the simulator's default org and space, by name
 CF3_NOOP = "cf3-noop"
 CASE_KEYS = [key for key, _, _ in MITTWALD_CASES] + [ORDINARY_CASE, LOW_CASE, "cf-5s-3s", BIG_CASE, "cf3-5s-3s",
-                                                     CF3_NOOP]
+                                                     CF3_NOOP, "cf3-restart", "cf3-rolling"]
 
 
 def log(text: str) -> None:
@@ -365,6 +366,13 @@ class Sim:
             self.request("GET", "/v2/apps", headers={"x-access-token": TOKEN})
         self.control("DELETE", "requests")
 
+    def cf_downtime(self, name: str) -> float:
+        """The seconds the app named `name` had no running instance since it first ran."""
+        apps = [a for a in self.control("GET", "cf/apps") if a.get("entity", {}).get("name") == name]
+        if len(apps) != 1:
+            raise BenchError(f"expected one app named {name}, found {len(apps)}")
+        return self.control("GET", f"cf/downtime/{apps[0]['metadata']['guid']}")["seconds"]
+
     def delete_cf_apps(self, name: str) -> None:
         """Deletes the Cloud Foundry apps named `name` (and with them their packages)."""
         auth = {"authorization": f"bearer {TOKEN}"}
@@ -560,7 +568,8 @@ def stagings(requests) -> int:
     return sum(1 for r in requests if STAGE_RE.match(f"{r['method']} {r['path']}"))
 
 
-def tool_command(case: dict, tool: str, base: str, name: str, timeout_s: int) -> tuple[list, dict]:
+def tool_command(case: dict, tool: str, base: str, name: str, timeout_s: int,
+                 release: str | None = None) -> tuple[list, dict]:
     """The argv and environment of one run of `tool` in `case` against `base`."""
     if case["provider"] == "cloudfoundry-v3":
         if tool == "berth":
@@ -570,6 +579,8 @@ def tool_command(case: dict, tool: str, base: str, name: str, timeout_s: int) ->
                 "BERTH_CF_ORG": CF_ORG, "BERTH_CF_SPACE": CF_SPACE, "BERTH_NAME": name,
                 "BERTH_PATH": str(case["app_dir"]), "BERTH_STATE": "STARTED",
                 "BERTH_WAIT_TIMEOUT": f"{timeout_s}s",
+                **({"BERTH_STRATEGY": case["strategy"], "BERTH_ENVIRONMENT": f"RELEASE={release}"}
+                   if case.get("strategy") and release else {}),
             })
         return [str(venv_python()), str(BENCH / "cf3-peer.py"), f"{base}/cf", CF_USER, CF_PASSWORD,
                 CF_ORG, CF_SPACE, name, str(case["app_dir"]), str(timeout_s)], child_env({})
@@ -601,8 +612,11 @@ def one_run(sim: Sim, recorder: Recorder, case: dict, tool: str, rep: int) -> di
     recorder.reset()
     base = f"http://127.0.0.1:{recorder.port}"
     timeout_s = math.ceil(case["platform_s"]) + RUN_SLACK_S  # whole seconds: berth's input
+    downtime_before = None
+    if case.get("strategy"):
+        downtime_before = sim.cf_downtime(unique)
     if case["provider"] == "cloudfoundry-v3":
-        argv, env = tool_command(case, tool, base, unique, timeout_s)
+        argv, env = tool_command(case, tool, base, unique, timeout_s, release=uuid.uuid4().hex[:8])
     elif case["provider"] == "mittwald":
         if tool == "berth":
             argv = [str(case["binary"])]
@@ -630,6 +644,8 @@ def one_run(sim: Sim, recorder: Recorder, case: dict, tool: str, rep: int) -> di
             env = child_env({})
     result = measure(case["launcher"], argv, env, timeout_s, f"{case['key']}-{tool}-{rep}")
     requests = sim.control("GET", "requests")
+    if downtime_before is not None:
+        result["downtime_s"] = sim.cf_downtime(unique) - downtime_before
     if case.get("big_app_mb"):
         # Its package is a few hundred MB on the simulator's disk: gone with the app.
         sim.delete_cf_apps(unique)
@@ -714,6 +730,18 @@ def make_cases(args, binary: Path, launcher: Path, app_dir: Path) -> list[dict]:
             "budget": RATE_LIMIT - 1, "reps": args.reps_cf, "options": v3,
             "prime_options": v3 | {"cf_staging_time_ms": 0, "cf_startup_time_ms": 0},
         })
+        # The same running app given a new environment: a restart against a rolling deployment,
+        # and the seconds it had no running instance.
+        for strategy in ("restart", "rolling"):
+            cases.append({
+                "key": f"cf3-{strategy}",
+                "label": f"Cloud Foundry v3, a running app's new environment goes live by {strategy} "
+                         "(start 3 s)",
+                "provider": "cloudfoundry-v3", "tools": ["berth"], "platform_s": 3,
+                "budget": RATE_LIMIT - 1, "reps": args.reps_cf, "options": v3,
+                "prime_options": v3 | {"cf_staging_time_ms": 0, "cf_startup_time_ms": 0},
+                "strategy": strategy,
+            })
         cases.append({
             "key": BIG_CASE,
             "label": f"Cloud Foundry v2 create + upload + start of a {BIG_APP_MB} MB app (incompressible), "
@@ -776,7 +804,7 @@ def stats(values):
 
 
 METRICS = ["wall_s", "overhead_s", "requests", "cpu_s", "max_rss_kib", "first_request_ms", "connections",
-           "restarts", "stagings"]
+           "restarts", "stagings", "downtime_s"]
 
 
 def summarize(runs) -> dict:
@@ -1027,6 +1055,24 @@ def markdown(results: dict) -> str:
             runs = f"{t['runs']}" + (f" ({t['failed']} failed)" if t["failed"] else "")
             add(f"| {TOOL_NAMES[tool]} | {runs} | {fmt(t['wall_s'])} | {fmt(t['requests'], digits=0)} | "
                 f"{fmt(t.get('restarts'), digits=0)} | {fmt(t.get('stagings'), digits=0)} |")
+        add("")
+    rollout = [(key, s.get(key, {}).get("berth")) for key in ("cf3-restart", "cf3-rolling")]
+    if any(t for _, t in rollout):
+        add("## Cloud Foundry v3: a running app's change goes live by restart or rolling deployment")
+        add("")
+        add("After a first push (not measured), berth is run again with a new environment variable, which")
+        add("takes effect only when instances start again: with `BERTH_STRATEGY=restart` the app restarts,")
+        add("with `rolling` a deployment replaces its instances one by one. The simulator counts the")
+        add("seconds the app had no running instance.")
+        add("")
+        add("| strategy | runs | wall s | requests | restarts (stop, start, restart) | seconds without a running instance |")
+        add("|---|---|---|---|---|---|")
+        for key, t in rollout:
+            if t is None:
+                continue
+            runs = f"{t['runs']}" + (f" ({t['failed']} failed)" if t["failed"] else "")
+            add(f"| {key.removeprefix('cf3-')} | {runs} | {fmt(t['wall_s'])} | {fmt(t['requests'], digits=0)} | "
+                f"{fmt(t.get('restarts'), digits=0)} | {fmt(t.get('downtime_s'))} |")
         add("")
     add("## Binary and builds")
     add("")

@@ -91,6 +91,10 @@ pub(crate) fn control(shared: &Shared, request: &Request, too_large: bool) -> Re
             let bodies = shared.lock().cloudfoundry.app_bodies(Instant::now());
             Reply::json(200, &Value::Array(bodies))
         }
+        ("GET", ["cf", "downtime", guid]) => {
+            let downtime = shared.lock().cloudfoundry.downtime(guid, Instant::now());
+            Reply::json(200, &json!({ "seconds": downtime.as_secs_f64() }))
+        }
         _ => control_error(404, "route not found"),
     }
 }

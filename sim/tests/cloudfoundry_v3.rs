@@ -287,7 +287,10 @@ async fn a_push_goes_from_create_through_package_build_and_droplet_to_running() 
     let stats_path = format!("/v3/processes/{app}/stats");
     let stats = sim.get(&stats_path).await;
     assert_eq!(stats["resources"][0]["state"], "DOWN", "stopped: {stats}");
-    assert_eq!(stats["resources"][0]["uptime"], 0, "a DOWN instance's uptime: {stats}");
+    assert_eq!(
+        stats["resources"][0]["uptime"], 0,
+        "a DOWN instance's uptime: {stats}"
+    );
     let (status, started) = sim
         .post(&format!("/v3/apps/{app}/actions/start"), json!({}))
         .await;
