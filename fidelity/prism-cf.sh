@@ -16,7 +16,8 @@
 #   2. berth's v3 scenarios through Prism (BERTH_CF_API=v3): a fresh create with bits, a route
 #      and start, an update (memory, environment), a docker push, and an unchanged re-run that
 #      must send no package, build, stop or start (and once more with the API chosen from the
-#      root document); after each, the app as the simulator holds it is checked (state, memory,
+#      root document), and new settings going live through a rolling deployment; after each,
+#      the app as the simulator holds it is checked (state, memory,
 #      environment, lifecycle, routes, current droplet). FIDELITY_BERTH_V3=off skips them
 #      (default on).
 #
@@ -192,6 +193,14 @@ EOF
     scenario "the same, the API chosen from the root document" 0 '"created":false' "$v3" '"status":"ready"' -- \
         "${web[@]}" BERTH_CF_API=auto BERTH_MEMORY=512M BERTH_ENVIRONMENT="GREETING=hi
 MODE=ci"
+    # New settings go live on the running app through a rolling deployment (no stop, no
+    # restart): POST /v3/deployments and its reads through Prism.
+    scenario "rolling deployment of new settings" 0 '"created":false' '"state":"STARTED"' "$v3" '"status":"ready"' \
+        '"deployment_guid":"' -- \
+        "${web[@]}" BERTH_STRATEGY=rolling BERTH_MEMORY=384M BERTH_ENVIRONMENT="GREETING=hi
+MODE=ci"
+    expect_app fidelity-v3-web 'app["state"] == "STARTED" and web["memory_in_mb"] == 384 and
+        routes == ["fidelity-v3-web.apps.sim.example"]'
 else
     say "SKIPPED: berth's v3 scenarios (FIDELITY_BERTH_V3=off)"
 fi
