@@ -323,3 +323,40 @@ fn rolling_on_v2_is_exit_2() {
     assert!(run.stderr.contains("BERTH_STRATEGY"), "{}", run.stderr);
     assert!(sim.requests().is_empty(), "found before any request");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_signal_during_a_rolling_deployment_cancels_it_within_the_grace() {
+    let sim = v3_sim(|_| {});
+    let app = app_dir();
+    let mut env = pushed(&sim, "interrupted", &app);
+    assert_eq!(run(&env).code, 0);
+    // New instances that crash: the deployment would go on until the deadline.
+    sim.set_options(|o| o.cf_crashes = true);
+    set(&mut env, "BERTH_STRATEGY", "rolling");
+    set(&mut env, "BERTH_ENVIRONMENT", "RELEASE=2");
+    sim.clear_requests();
+    let stopped = signal_after_post(&sim, &env, Duration::from_millis(1500), &["TERM"]);
+    assert_eq!(stopped.code, Some(143), "{}", stopped.stderr);
+    let deployment = stopped.json["deployment_guid"]
+        .as_str()
+        .expect("the deployment is in the outputs")
+        .to_string();
+    assert!(
+        requests_since(&sim, 0).contains(&format!(
+            "POST /cf/v3/deployments/{deployment}/actions/cancel"
+        )),
+        "{:?}",
+        requests_since(&sim, 0)
+    );
+    assert!(
+        stopped.stopped_in < Duration::from_secs(8),
+        "{:?}",
+        stopped.stopped_in
+    );
+    assert!(
+        stopped.stderr.contains("the old instances keep serving"),
+        "{}",
+        stopped.stderr
+    );
+}

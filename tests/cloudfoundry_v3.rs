@@ -399,7 +399,12 @@ fn a_failed_build_and_an_app_whose_instances_all_crash_are_exit_1() {
     let sim = v3_sim(|o| o.cf_crashes = true);
     let run = support::run(&started_with_bits(&sim, "crashy", &app));
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.out("error").contains("crashed"), "{}", run.json);
+    let error = run.out("error");
+    assert!(error.contains("crashed"), "{}", run.json);
+    assert!(
+        error.contains("the last lines of the app's log") && error.contains("Cannot find module"),
+        "the app's last lines explain the crash: {error}"
+    );
 }
 
 #[test]
