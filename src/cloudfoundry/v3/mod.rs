@@ -633,12 +633,13 @@ impl Pusher<'_> {
                 }
             },
         );
+        let polls = std::cell::Cell::new(0);
         let outcome = wait::until(
             &format!("rolling deployment {deployment}"),
             self.policy.deadline,
             &self.policy,
             || async {
-                self.show_log().await;
+                self.show_log_in_wait(&polls).await;
                 let d = call(self.client.get_deployment().guid(&deployment).send())
                     .await
                     .with_context(|| format!("reading deployment {deployment}"))?;
@@ -1079,15 +1080,20 @@ impl Pusher<'_> {
             .update(|o| o.package_state = Some(build.state.clone()));
         let deadline = phase_deadline(&self.policy, self.target.staging_timeout);
         let failed = std::cell::RefCell::new(None);
+        let polls = std::cell::Cell::new(0);
         let staged = wait::until(
             &format!("app {name:?} to stage"),
             deadline,
             &self.policy,
             || async {
-                self.show_log().await;
+                self.show_log_in_wait(&polls).await;
                 let build = call(self.client.get_build().guid(&guid).send())
                     .await
                     .with_context(|| format!("reading build {guid}"))?;
+                if build.state == "STAGED" {
+                    // The last lines, still inside the wait's fold.
+                    self.show_log().await;
+                }
                 self.progress
                     .update(|o| o.package_state = Some(build.state.clone()));
                 match build.state.as_str() {
@@ -1110,10 +1116,7 @@ impl Pusher<'_> {
         )
         .await;
         match (staged, failed.take()) {
-            (Ok(droplet), _) => {
-                self.show_log().await;
-                Ok(droplet)
-            }
+            (Ok(droplet), _) => Ok(droplet),
             (Err(_), Some(reason)) => {
                 Err(anyhow!("{}", self.with_log_tail(reason, "STG", "staging log").await).into())
             }
@@ -1143,6 +1146,16 @@ impl Pusher<'_> {
     async fn show_log(&self) {
         if let Some(logs) = self.logs.lock().await.as_mut() {
             logs.poll().await;
+        }
+    }
+
+    /// [`Self::show_log`] from a wait's second poll on: the wait folds its lines only once the
+    /// first poll found it not ready yet, and the log belongs inside that fold.
+    async fn show_log_in_wait(&self, polls: &std::cell::Cell<u32>) {
+        let n = polls.get();
+        polls.set(n + 1);
+        if n > 0 {
+            self.show_log().await;
         }
     }
 
@@ -1213,12 +1226,13 @@ impl Pusher<'_> {
         let deadline = phase_deadline(&self.policy, self.target.startup_timeout);
         let warned = std::cell::Cell::new(false);
         let crashed_all = std::cell::Cell::new(false);
+        let polls = std::cell::Cell::new(0);
         let started = wait::until(
             &format!("app {name:?} to start"),
             deadline,
             &self.policy,
             || async {
-                self.show_log().await;
+                self.show_log_in_wait(&polls).await;
                 let stats = call(self.client.get_process_stats().guid(&web).send())
                     .await
                     .with_context(|| format!("reading the instances of process {web}"))?;
