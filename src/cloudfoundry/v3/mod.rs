@@ -526,7 +526,8 @@ impl Pusher<'_> {
             let droplet = self.build(&package).await?;
             // A running app goes over to the new droplet through a rolling deployment, which
             // makes it current itself once the new instances run.
-            if self.rolling(pending) {
+            let deployed = self.rolling(pending);
+            if deployed {
                 pending.restart = false;
                 self.deploy(known, Some(&droplet)).await?;
             } else {
@@ -552,6 +553,10 @@ impl Pusher<'_> {
             });
             if let Some(source) = source.filter(|s| !s.is_empty()) {
                 self.annotate(known, &source, &droplet).await?;
+            }
+            if deployed {
+                // Running on the new droplet already: nothing to start.
+                return Ok(());
             }
         }
         if self.rolling(pending) {
