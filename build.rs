@@ -448,6 +448,15 @@ fn derive_cloudfoundry_v3(full: &Value) -> Result<Value, String> {
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
         .ok_or("no components.schemas")?;
+    // An app's environment values are any JSON (Cloud Controller checks only that the
+    // environment is an object: app_create_message.rb, and v2's environment_json), not only
+    // text as the spec says: read them as they come.
+    if let Some(var) = schemas
+        .get_mut("AppEnvironmentVariables")
+        .and_then(|s| s.pointer_mut("/properties/var"))
+    {
+        var["additionalProperties"] = json!({});
+    }
     for (name, schema) in schemas.iter_mut() {
         set_required(schema, &[]);
         let fields = CLOUDFOUNDRY_V3_REQUIRED

@@ -358,3 +358,30 @@ fn a_signal_during_a_rolling_deployment_cancels_it_within_the_grace() {
         stopped.stderr
     );
 }
+
+#[test]
+fn a_deployment_berth_cannot_read_any_more_is_cancelled_not_left_running() {
+    let sim = v3_sim(|_| {});
+    let app = app_dir();
+    let mut env = pushed(&sim, "unreadable", &app);
+    assert_eq!(run(&env).code, 0);
+    set(&mut env, "BERTH_STRATEGY", "rolling");
+    set(&mut env, "BERTH_ENVIRONMENT", "RELEASE=3");
+    sim.inject(berth_sim::Fault {
+        status: 500,
+        count: 50,
+        method: Some("GET".into()),
+        path_prefix: Some("/cf/v3/deployments/".into()),
+        ..berth_sim::Fault::default()
+    });
+    let failed = run(&env);
+    assert_ne!(failed.code, 0, "{}", failed.stderr);
+    let deployment = failed.out("deployment_guid").to_string();
+    assert!(!deployment.is_empty(), "{}", failed.json);
+    assert!(
+        requests_since(&sim, 0).contains(&format!(
+            "POST /cf/v3/deployments/{deployment}/actions/cancel"
+        )),
+        "cancelled within the grace"
+    );
+}

@@ -559,3 +559,75 @@ fn a_dry_run_reads_and_prints_the_v3_requests_it_would_send() {
     }
     assert!(!run.everything().contains("dry-SECRET-77"));
 }
+
+#[test]
+fn environment_values_that_are_not_text_are_read_as_the_same_text() {
+    // Made through v2 with a number in its environment, as 0.1 did.
+    let sim = cf_sim(|_| {});
+    let app = app_dir();
+    let mut env = started_with_bits(&sim, "numbers", &app);
+    set(&mut env, "BERTH_CF_API", "v2");
+    set(&mut env, "BERTH_ENVIRONMENT", r#"{"WORKERS": 4}"#);
+    assert_eq!(run(&env).code, 0);
+    // Now through v3: the same settings, one variable of someone else's beside them.
+    let mut env = cf3_env(&sim, "numbers");
+    set(
+        &mut env,
+        "BERTH_ENVIRONMENT",
+        r#"{"WORKERS": 4, "MODE": "ci"}"#,
+    );
+    let first = run(&env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let from = sim.requests().len();
+    set(
+        &mut env,
+        "BERTH_ENVIRONMENT",
+        r#"{"WORKERS": 4, "MODE": "ci"}"#,
+    );
+    let again = run(&env);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let writes = writes_since(&sim, from);
+    assert!(
+        writes.is_empty(),
+        "4 and \"4\" are the same value: {writes:?}"
+    );
+}
+
+#[test]
+fn a_restage_for_new_buildpacks_keeps_the_fingerprint_and_a_failed_build_names_its_package() {
+    let sim = v3_sim(|_| {});
+    let app = app_dir();
+    let mut env = started_with_bits(&sim, "restaged", &app);
+    assert_eq!(run(&env).code, 0);
+    set(&mut env, "BERTH_BUILDPACK", "nodejs_buildpack");
+    let restaged = run(&env);
+    assert_eq!(restaged.code, 0, "{}", restaged.stderr);
+    let from = sim.requests().len();
+    let again = run(&env);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        writes_since(&sim, from).is_empty(),
+        "the restaged droplet was built from the same bits: {:?}",
+        writes_since(&sim, from)
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+
+    // New bits that fail to stage: the package just made is the one in the outputs.
+    sim.set_options(|o| o.cf_staging_fails = true);
+    std::fs::write(app.path().join("server.js"), "// broken").unwrap();
+    let from = sim.requests().len();
+    let failed = run(&env);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let made = writes_since(&sim, from)
+        .into_iter()
+        .find(|r| r.path.ends_with("/upload"))
+        .expect("an upload");
+    assert!(
+        made.path.contains(failed.out("package_guid")),
+        "{} {}",
+        made.path,
+        failed.json
+    );
+}

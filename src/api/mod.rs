@@ -70,6 +70,20 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// A JSON decoding error without the value it quotes (`invalid type: string "…"` keeps
+/// `invalid type: string`): field names and positions are berth's to show, values are not.
+fn without_values(error: &str) -> String {
+    for marker in ["invalid type: ", "invalid value: "] {
+        if let Some(start) = error.find(marker) {
+            let rest = &error[start + marker.len()..];
+            let kind = rest.split([' ', ',']).next().unwrap_or("");
+            let tail = rest.find(", expected").map_or("", |i| &rest[i..]);
+            return format!("{}{marker}{kind}{tail}", &error[..start]);
+        }
+    }
+    error.to_string()
+}
+
 /// `HTTP 422 ValidationError: `, or nothing without a response.
 fn heading(status: Option<u16>, kind: Option<&str>) -> String {
     match (status, kind) {
@@ -86,12 +100,15 @@ impl ApiError {
         match error {
             E::UnexpectedResponse(response) => Self::from_response(response).await,
             E::CommunicationError(e) => Self::unreachable("the API", &e),
+            // Not the body itself: it may hold what berth was never given (an app's other
+            // environment variables), which the scrubbing cannot know.
             E::InvalidResponsePayload(body, e) => Self {
                 status: None,
                 kind: None,
                 message: format!(
-                    "the API answered with a body berth cannot read ({e}): {}",
-                    excerpt(&body)
+                    "the API answered with a body berth cannot read ({}; {} bytes)",
+                    without_values(&e.to_string()),
+                    body.len()
                 ),
             },
             E::Custom(message) => Self {
@@ -355,6 +372,22 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decoding_error_keeps_the_field_and_drops_the_value() {
+        assert_eq!(
+            without_values("invalid type: string \"hunter2\", expected u64 at line 1 column 9"),
+            "invalid type: string, expected u64 at line 1 column 9"
+        );
+        assert_eq!(
+            without_values("invalid type: integer `4`, expected a string at line 1 column 20"),
+            "invalid type: integer, expected a string at line 1 column 20"
+        );
+        assert_eq!(
+            without_values("missing field `id` at line 1 column 14"),
+            "missing field `id` at line 1 column 14"
+        );
+    }
 
     #[test]
     fn each_platform_s_error_body_reads_as_kind_and_message() {

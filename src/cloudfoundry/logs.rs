@@ -14,6 +14,9 @@ pub const TAIL_LINES: usize = 20;
 /// The `error` output (and so the annotation and the one-line dotenv value) keeps about this
 /// much: the message and as many last lines as fit.
 pub const ERROR_BYTES: usize = 2048;
+/// Lines younger than this are read only on the last look: log-cache's nodes deliver out of
+/// order (the cf CLI's ADR 0008 holds back 2 s too).
+const HOLD_BACK: std::time::Duration = std::time::Duration::from_secs(2);
 /// Envelopes asked for per read (log-cache's most).
 const LIMIT: u32 = 1000;
 /// Reads per poll at most, so that a chatty build cannot hold the wait.
@@ -88,9 +91,7 @@ impl LogCache {
             ci::warn("the foundation names no log-cache; the staging log is not shown");
             return None;
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let now = now_ns();
         let mut cache = Self {
             http,
             policy,
@@ -105,9 +106,9 @@ impl LogCache {
             .await
         {
             Ok(newest) => {
-                if let Some(last) = newest.first() {
-                    cache.cursor = last.at + 1;
-                }
+                // The newest line the server has; none (a new app): from the start, rather
+                // than from this machine's clock, which may run ahead of the platform's.
+                cache.cursor = newest.first().map_or(0, |last| last.at + 1);
             }
             Err(e) => cache.fail(&e),
         }
@@ -117,14 +118,33 @@ impl LogCache {
     /// The lines that arrived since the last poll, in order, each once; printed with
     /// [`ci::platform_lines`] and kept for [`Self::tail`].
     pub async fn poll(&mut self) {
+        self.read_new(true).await;
+    }
+
+    /// [`Self::poll`] up to this moment: for the last look (the end of staging, an error), when
+    /// lines held back would otherwise never be shown.
+    pub async fn flush(&mut self) {
+        self.read_new(false).await;
+    }
+
+    /// Reads what is new. `hold_back`: not the last [`HOLD_BACK`], as log-cache's nodes deliver
+    /// out of order and a line stamped earlier may still arrive (the cf CLI does the same).
+    async fn read_new(&mut self, hold_back: bool) {
         for _ in 0..MAX_READS {
             if self.broken {
                 return;
             }
-            let query = [
+            let mut query = vec![
                 ("start_time", self.cursor.to_string()),
                 ("limit", LIMIT.to_string()),
             ];
+            if hold_back {
+                let until = now_ns().saturating_sub(HOLD_BACK.as_nanos() as i64);
+                if until <= self.cursor {
+                    return;
+                }
+                query.push(("end_time", until.to_string()));
+            }
             let lines = match self.read(&query).await {
                 Ok(lines) => lines,
                 Err(e) => return self.fail(&e),
@@ -151,7 +171,8 @@ impl LogCache {
                 .collect();
             ci::platform_lines("   ", &printed);
             for line in new {
-                if self.tail.len() == TAIL_LINES {
+                // Room for every source's last lines: the tail is filtered by source after.
+                if self.tail.len() == TAIL_LINES * 5 {
                     self.tail.pop_front();
                 }
                 self.tail.push_back(line);
@@ -164,11 +185,13 @@ impl LogCache {
 
     /// The last lines read whose source starts with `source` (`STG`, `APP`), oldest first.
     pub fn tail(&self, source: &str) -> Vec<String> {
-        self.tail
+        let lines: Vec<String> = self
+            .tail
             .iter()
             .filter(|l| l.source.starts_with(source))
-            .map(|l| l.text.clone())
-            .collect()
+            .map(|l| format!("[{}] {}", l.source, l.text))
+            .collect();
+        lines[lines.len().saturating_sub(TAIL_LINES)..].to_vec()
     }
 
     fn fail(&mut self, e: &anyhow::Error) {
@@ -221,6 +244,13 @@ impl LogCache {
         lines.sort_by_key(|l| l.at);
         Ok(lines)
     }
+}
+
+/// Nanoseconds since the epoch, by this machine's clock.
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The message with as many of the last lines as fit in [`ERROR_BYTES`] (and at most

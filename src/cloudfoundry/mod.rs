@@ -283,6 +283,13 @@ impl Pusher<'_> {
         }
     }
 
+    /// Prints the log lines up to this moment (none held back): the end of staging.
+    async fn flush_log(&self) {
+        if let Some(logs) = self.logs.lock().await.1.as_mut() {
+            logs.flush().await;
+        }
+    }
+
     /// Prints the log lines that arrived since the last look.
     async fn show_log(&self) {
         if let Some(logs) = self.logs.lock().await.1.as_mut() {
@@ -301,7 +308,7 @@ impl Pusher<'_> {
         if Instant::now() + pause < self.policy.deadline {
             tokio::time::sleep(pause).await;
         }
-        logs.poll().await;
+        logs.flush().await;
         logs::with_tail(&message, what, &logs.tail(source))
     }
 
@@ -668,7 +675,7 @@ impl Pusher<'_> {
         )
         .await;
         match (staged, failed.take()) {
-            (Ok(()), _) => self.show_log().await,
+            (Ok(()), _) => self.flush_log().await,
             (Err(_), Some(reason)) => {
                 return Err(
                     anyhow!("{}", self.with_log_tail(reason, "STG", "staging log").await).into(),

@@ -186,6 +186,9 @@ struct Pending {
     build: Option<Build>,
     /// The app runs and must restart (it keeps running until the new droplet is ready).
     restart: bool,
+    /// The fingerprint the current droplet was built from, when recorded: a restage of its
+    /// package keeps it.
+    source: Option<String>,
 }
 
 impl Pusher<'_> {
@@ -220,7 +223,10 @@ impl Pusher<'_> {
         if let Some(k) = &known {
             self.map_routes(&k.app.guid).await?;
         }
-        let mut pending = Pending::default();
+        let mut pending = Pending {
+            source: current.as_ref().and_then(|c| c.source.clone()),
+            ..Pending::default()
+        };
         for (n, step) in steps.iter().enumerate() {
             if let Step::Create(settings) = step {
                 match self.create(settings).await? {
@@ -245,7 +251,10 @@ impl Pusher<'_> {
                         self.check_lifecycle(&k)?;
                         let rest = self.plan(Some(&c))?;
                         let mut k = k;
-                        let mut pending = Pending::default();
+                        let mut pending = Pending {
+                            source: c.source.clone(),
+                            ..Pending::default()
+                        };
                         for step in &rest {
                             self.apply(step, &mut k, &mut pending).await?;
                         }
@@ -395,7 +404,8 @@ impl Pusher<'_> {
         let env: Map<String, Value> = env
             .var
             .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, Value::String(v))))
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k, Value::String(env_text(&v))))
             .collect();
         let data = app.lifecycle.as_ref().and_then(|l| l.data.as_ref());
         let health = web.health_check.as_ref();
@@ -513,7 +523,8 @@ impl Pusher<'_> {
                 Build::Bits { package, source } => (package, Some(source)),
                 Build::Docker(image) => (self.docker_package(&guid, &image).await?, None),
                 Build::Restage => match self.current_package(&guid).await? {
-                    Some(package) => (package, None),
+                    // The same source again: its fingerprint stays true of the new droplet.
+                    Some(package) => (package, pending.source.clone()),
                     None => {
                         ci::warn(format_args!(
                             "app {name:?} has no package to stage again; its new buildpacks or \
@@ -639,9 +650,15 @@ impl Pusher<'_> {
             },
         );
         let polls = std::cell::Cell::new(0);
+        // Set once the platform says the deployment is over: only then is there nothing left
+        // to cancel.
+        let finalized = std::cell::Cell::new(false);
+        // New instances that never run keep a deployment going: the cf CLI's start timeout
+        // bounds it, as it bounds a start.
+        let deadline = phase_deadline(&self.policy, self.target.startup_timeout);
         let outcome = wait::until(
             &format!("rolling deployment {deployment}"),
-            self.policy.deadline,
+            deadline,
             &self.policy,
             || async {
                 self.show_log_in_wait(&polls).await;
@@ -650,6 +667,7 @@ impl Pusher<'_> {
                     .with_context(|| format!("reading deployment {deployment}"))?;
                 let value = d.status.value.as_deref().unwrap_or("UNKNOWN");
                 let reason = d.status.reason.as_deref().unwrap_or("");
+                finalized.set(value == "FINALIZED");
                 match (value, reason) {
                     ("FINALIZED", "DEPLOYED") => Ok(Poll::Ready(())),
                     ("FINALIZED", reason) => Err(anyhow!(
@@ -686,12 +704,16 @@ impl Pusher<'_> {
                 Ok(())
             }
             // It ended by itself: nothing to cancel.
-            Err(wait::WaitError::Failed(e)) => {
+            Err(wait::WaitError::Failed(e)) if finalized.get() => {
                 self.progress.cleanups().dismiss(cleanup);
                 Err(e.into())
             }
-            // Out of time: the job cancels it.
-            Err(e) => Err(e.into()),
+            // Unreadable, or out of time: the job cancels it, so the old droplet stays live.
+            Err(e) => Err(phase_timeout(
+                e,
+                self.target.startup_timeout,
+                "CF_STARTUP_TIMEOUT",
+            )),
         }
     }
 
@@ -754,7 +776,8 @@ impl Pusher<'_> {
             known.env = answer
                 .var
                 .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, Value::String(v))))
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, Value::String(env_text(&v))))
                 .collect();
         }
         if changes.buildpacks.is_some() || changes.stack.is_some() {
@@ -963,6 +986,9 @@ impl Pusher<'_> {
             .map_err(|e| anyhow!("packing BERTH_PATH stopped: {e}"))?
             .with_context(|| format!("packing BERTH_PATH {}", path.display()))?;
         let package = self.create_package(app, "bits", None).await?;
+        // In the outputs from now on: a failure later must not lose it.
+        self.progress
+            .update(|o| o.package_guid = Some(package.clone()));
         ci::info(format_args!(
             "uploading {} ({} KiB) to package {package}",
             path.display(),
@@ -1018,7 +1044,10 @@ impl Pusher<'_> {
             password: credentials.map(|c| c.password.expose().to_string()),
         };
         ci::info(format_args!("making a package of Docker image {image}"));
-        self.create_package(app, DOCKER, Some(data)).await
+        let package = self.create_package(app, DOCKER, Some(data)).await?;
+        self.progress
+            .update(|o| o.package_guid = Some(package.clone()));
+        Ok(package)
     }
 
     async fn create_package(
@@ -1097,7 +1126,9 @@ impl Pusher<'_> {
                     .with_context(|| format!("reading build {guid}"))?;
                 if build.state == "STAGED" {
                     // The last lines, still inside the wait's fold.
-                    self.show_log().await;
+                    if let Some(logs) = self.logs.lock().await.as_mut() {
+                        logs.flush().await;
+                    }
                 }
                 self.progress
                     .update(|o| o.package_state = Some(build.state.clone()));
@@ -1175,7 +1206,7 @@ impl Pusher<'_> {
         if tokio::time::Instant::now() + pause < self.policy.deadline {
             tokio::time::sleep(pause).await;
         }
-        logs.poll().await;
+        logs.flush().await;
         logs::with_tail(&message, what, &logs.tail(source))
     }
 
