@@ -240,6 +240,23 @@ fn a_rolling_deployment_replaces_a_running_app_without_a_stop() {
         "no second without a running instance"
     );
 
+    // New memory goes with the new instances: in the deployment, never scaled onto the
+    // running ones.
+    set(&mut env, "BERTH_MEMORY", "192M");
+    let from = sim.requests().len();
+    let resized = run(&env);
+    assert_eq!(resized.code, 0, "{}", resized.stderr);
+    let deployment = sim
+        .requests()
+        .into_iter()
+        .skip(from)
+        .find(|r| r.method == "POST" && r.path == "/cf/v3/deployments")
+        .expect("a deployment");
+    assert_eq!(body(&deployment)["options"]["memory_in_mb"], 192);
+    let writes = writes_since(&sim, from);
+    assert!(!writes.iter().any(|w| w.ends_with("/actions/scale")), "{writes:?}");
+    assert_eq!(sim.cf_downtime(&guid), downtime_before, "still no downtime");
+
     // The fingerprint was recorded for the deployed droplet: nothing to do now.
     let from = sim.requests().len();
     assert_eq!(support::run(&env).code, 0);

@@ -277,8 +277,9 @@ fn an_update_changes_only_what_differs_and_removes_variables_no_longer_given() {
         [
             "PATCH /v3/apps/{guid}/environment_variables",
             "PATCH /v3/processes/{guid}",
-            "POST /v3/processes/{guid}/actions/scale",
             "PATCH /v3/apps/{guid}/features/ssh",
+            // New memory on a running app restarts its instances: scaled just before the restart.
+            "POST /v3/processes/{guid}/actions/scale",
             "POST /v3/apps/{guid}/actions/restart",
         ]
     );
@@ -292,8 +293,8 @@ fn an_update_changes_only_what_differs_and_removes_variables_no_longer_given() {
         "process",
         "v2's none is v3's process"
     );
-    assert_eq!(body(&writes[2]), serde_json::json!({"memory_in_mb": 256}));
-    assert_eq!(body(&writes[3]), serde_json::json!({"enabled": false}));
+    assert_eq!(body(&writes[2]), serde_json::json!({"enabled": false}));
+    assert_eq!(body(&writes[3]), serde_json::json!({"memory_in_mb": 256}));
     assert_eq!(run.out("status"), "ready");
 }
 

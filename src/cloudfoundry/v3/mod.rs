@@ -25,10 +25,11 @@ use crate::{
             Client,
             types::{
                 App, CreateAppBody, CreateAppBodyRelationships, CreateBuildBody,
-                CreateDeploymentBody, CreatePackageBody, CreatePackageBodyData,
-                CreatePackageBodyRelationships, HealthCheck as HealthCheckBody, HealthCheckData,
-                Lifecycle, LifecycleData, Metadata, Process, Relationship, RelationshipToOne,
-                ScaleProcessBody, SetCurrentDropletForAppBody, UpdateAppBody, UpdateAppFeatureBody,
+                CreateDeploymentBody, CreateDeploymentBodyOptions, CreatePackageBody,
+                CreatePackageBodyData, CreatePackageBodyRelationships,
+                HealthCheck as HealthCheckBody, HealthCheckData, Lifecycle, LifecycleData,
+                Metadata, Process, Relationship, RelationshipToOne, ScaleProcessBody,
+                SetCurrentDropletForAppBody, UpdateAppBody, UpdateAppFeatureBody,
                 UpdateEnvironmentVariablesForAppBody, UpdateProcessBody,
             },
         },
@@ -189,6 +190,10 @@ struct Pending {
     /// The fingerprint the current droplet was built from, when recorded: a restage of its
     /// package keeps it.
     source: Option<String>,
+    /// New memory and disk of a running app, held until it goes over: scaling them at once
+    /// would restart every instance (a new process version), before the new droplet is ready
+    /// or without the rolling deployment asked for.
+    resize: Option<(Option<i64>, Option<i64>)>,
 }
 
 impl Pusher<'_> {
@@ -501,6 +506,7 @@ impl Pusher<'_> {
 
     /// What is left after the last step: a stop that no start followed.
     async fn settle(&self, known: &mut Known, pending: &mut Pending) -> Result<(), Failure> {
+        self.resize(known, pending).await?;
         if std::mem::take(&mut pending.restart) {
             self.action(known, "stop").await?;
         }
@@ -540,7 +546,8 @@ impl Pusher<'_> {
             let deployed = self.rolling(pending);
             if deployed {
                 pending.restart = false;
-                self.deploy(known, Some(&droplet)).await?;
+                let resize = pending.resize.take();
+                self.deploy(known, Some(&droplet), resize).await?;
             } else {
                 call(
                     self.client
@@ -573,8 +580,10 @@ impl Pusher<'_> {
         if self.rolling(pending) {
             // New settings on the current droplet.
             pending.restart = false;
-            return self.deploy(known, None).await;
+            let resize = pending.resize.take();
+            return self.deploy(known, None, resize).await;
         }
+        self.resize(known, pending).await?;
         let restart = std::mem::take(&mut pending.restart);
         self.start_or_restart(known, restart).await
     }
@@ -589,7 +598,12 @@ impl Pusher<'_> {
     /// settings), waited on until it is `FINALIZED` with reason `DEPLOYED`: the old instances
     /// serve until the new ones run. On a timeout or a signal the job cancels it within the
     /// cleanup grace, so that the old droplet stays live.
-    async fn deploy(&self, known: &mut Known, droplet: Option<&str>) -> Result<(), Failure> {
+    async fn deploy(
+        &self,
+        known: &mut Known,
+        droplet: Option<&str>,
+        resize: Option<(Option<i64>, Option<i64>)>,
+    ) -> Result<(), Failure> {
         let name = &self.target.name;
         let app = known.app.guid.clone();
         ci::info(format_args!(
@@ -609,7 +623,15 @@ impl Pusher<'_> {
             strategy: Some("rolling".into()),
             relationships: Some(relationships.into()),
             metadata: None,
-            options: None,
+            // New memory and disk go with the new instances, not onto the running ones.
+            options: resize.map(|(memory_in_mb, disk_in_mb)| CreateDeploymentBodyOptions {
+                max_in_flight: std::num::NonZeroU64::MIN,
+                memory_in_mb,
+                disk_in_mb,
+                canary: None,
+                log_rate_limit_in_bytes_per_second: None,
+                web_instances: None,
+            }),
             revision: None,
         };
         let deployment = {
@@ -823,22 +845,12 @@ impl Pusher<'_> {
             .with_context(|| context("its command and health check"))?;
             known.web = Some(process);
         }
-        if changes.memory.is_some() || changes.instances.is_some() || changes.disk_quota.is_some() {
-            let process = call(
-                self.client
-                    .scale_process()
-                    .guid(&web)
-                    .body(ScaleProcessBody {
-                        instances: changes.instances,
-                        memory_in_mb: changes.memory,
-                        disk_in_mb: changes.disk_quota,
-                        ..ScaleProcessBody::default()
-                    })
-                    .send(),
-            )
-            .await
-            .with_context(|| context("its scale"))?;
-            known.web = Some(process);
+        let (mut memory, mut disk) = (changes.memory, changes.disk_quota);
+        if known.app.state == AppState::Started.as_str() && (memory.is_some() || disk.is_some()) {
+            pending.resize = Some((memory.take(), disk.take()));
+        }
+        if memory.is_some() || changes.instances.is_some() || disk.is_some() {
+            self.scale(known, changes.instances, memory, disk).await?;
         }
         if let Some(enabled) = changes.enable_ssh {
             call(
@@ -858,6 +870,45 @@ impl Pusher<'_> {
             pending.build = Some(Build::Docker(image.clone()));
         }
         Ok(())
+    }
+
+    /// `POST /v3/processes/{guid}/actions/scale` of the web process.
+    async fn scale(
+        &self,
+        known: &mut Known,
+        instances: Option<i64>,
+        memory_in_mb: Option<i64>,
+        disk_in_mb: Option<i64>,
+    ) -> Result<(), Failure> {
+        let web = known
+            .web
+            .as_ref()
+            .map(|w| w.guid.clone())
+            .ok_or_else(|| anyhow!("app {} has no web process", known.app.guid))?;
+        let process = call(
+            self.client
+                .scale_process()
+                .guid(&web)
+                .body(ScaleProcessBody {
+                    instances,
+                    memory_in_mb,
+                    disk_in_mb,
+                    ..ScaleProcessBody::default()
+                })
+                .send(),
+        )
+        .await
+        .with_context(|| format!("app {:?}: changing its scale", self.target.name))?;
+        known.web = Some(process);
+        Ok(())
+    }
+
+    /// Memory and disk held back for a running app: scaled now (as the app restarts or stops).
+    async fn resize(&self, known: &mut Known, pending: &mut Pending) -> Result<(), Failure> {
+        match pending.resize.take() {
+            Some((memory, disk)) => self.scale(known, None, memory, disk).await,
+            None => Ok(()),
+        }
     }
 
     /// The buildpack lifecycle with the given buildpacks and stack (the app's own where not
