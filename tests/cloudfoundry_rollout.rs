@@ -254,7 +254,10 @@ fn a_rolling_deployment_replaces_a_running_app_without_a_stop() {
         .expect("a deployment");
     assert_eq!(body(&deployment)["options"]["memory_in_mb"], 192);
     let writes = writes_since(&sim, from);
-    assert!(!writes.iter().any(|w| w.ends_with("/actions/scale")), "{writes:?}");
+    assert!(
+        !writes.iter().any(|w| w.ends_with("/actions/scale")),
+        "{writes:?}"
+    );
     assert_eq!(sim.cf_downtime(&guid), downtime_before, "still no downtime");
 
     // The fingerprint was recorded for the deployed droplet: nothing to do now.
