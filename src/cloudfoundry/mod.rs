@@ -105,7 +105,12 @@ pub async fn run(
     // staging log, and best-effort (an old foundation may have none).
     let mut logs = LogSetting::Off;
     if target.logs {
-        logs = match Root::read(&plain, &policy, &common.api_url).await {
+        // Read once: `auto` has read it already.
+        let read = match root {
+            Some(root) => Ok(Some(root)),
+            None => Root::read(&plain, &policy, &common.api_url).await,
+        };
+        logs = match read {
             Ok(root) => LogSetting::At(root.and_then(|r| r.log_cache)),
             Err(e) => {
                 ci::warn(format_args!(
