@@ -253,6 +253,70 @@ fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// One run's view of the app's log, for either applier: started once, before the first build or
+/// start (what comes after is this run's); shown while waiting; its last lines for an error.
+pub struct Follower {
+    http: reqwest::Client,
+    policy: Policy,
+    /// Where log-cache is until the reader is started (`None`: off or started; `Some(None)`:
+    /// on, but the foundation names none, which the start says once), and the reader.
+    state: tokio::sync::Mutex<(Option<Option<String>>, Option<LogCache>)>,
+}
+
+impl Follower {
+    /// `log_cache`: `None` when the log is not read (`BERTH_LOGS=false`, no root document).
+    pub fn new(http: reqwest::Client, policy: Policy, log_cache: Option<Option<String>>) -> Self {
+        Self {
+            http,
+            policy,
+            state: tokio::sync::Mutex::new((log_cache, None)),
+        }
+    }
+
+    /// Starts reading `app`'s log, the first time only.
+    pub async fn follow(&self, app: &str) {
+        let mut state = self.state.lock().await;
+        if let Some(log_cache) = state.0.take() {
+            state.1 = LogCache::start(
+                self.http.clone(),
+                self.policy.clone(),
+                log_cache.as_deref(),
+                app,
+            )
+            .await;
+        }
+    }
+
+    /// Prints the lines that arrived since the last look ([`LogCache::poll`]).
+    pub async fn show(&self) {
+        if let Some(logs) = self.state.lock().await.1.as_mut() {
+            logs.poll().await;
+        }
+    }
+
+    /// Prints the lines up to this moment ([`LogCache::flush`]): the end of staging.
+    pub async fn flush(&self) {
+        if let Some(logs) = self.state.lock().await.1.as_mut() {
+            logs.flush().await;
+        }
+    }
+
+    /// `message` with the last lines from `source` (`STG`, `APP`), read once more after a short
+    /// wait, as delivery lags.
+    pub async fn with_tail(&self, message: String, source: &str, what: &str) -> String {
+        let mut state = self.state.lock().await;
+        let Some(logs) = state.1.as_mut() else {
+            return message;
+        };
+        let pause = std::time::Duration::from_secs(2);
+        if tokio::time::Instant::now() + pause < self.policy.deadline {
+            tokio::time::sleep(pause).await;
+        }
+        logs.flush().await;
+        with_tail(&message, what, &logs.tail(source))
+    }
+}
+
 /// The message with as many of the last lines as fit in [`ERROR_BYTES`] (and at most
 /// [`TAIL_LINES`]), newest kept.
 pub fn with_tail(message: &str, what: &str, lines: &[String]) -> String {

@@ -34,7 +34,6 @@ use crate::{
 };
 use anyhow::{Context, anyhow};
 use api::call;
-use logs::LogCache;
 use plan::{Current, Refusal, Step, StopFor};
 use std::{num::NonZeroU64, time::Duration};
 use tokio::time::Instant;
@@ -103,7 +102,7 @@ pub async fn run(
     }
     // v2 has no log-cache link of its own: the root document names it, read only for the
     // staging log, and best-effort (an old foundation may have none).
-    let mut logs = LogSetting::Off;
+    let mut logs = None;
     if target.logs {
         // Read once: `auto` has read it already.
         let read = match root {
@@ -111,13 +110,13 @@ pub async fn run(
             None => Root::read(&plain, &policy, &common.api_url).await,
         };
         logs = match read {
-            Ok(root) => LogSetting::At(root.and_then(|r| r.log_cache)),
+            Ok(root) => Some(root.and_then(|r| r.log_cache)),
             Err(e) => {
                 ci::warn(format_args!(
                     "the foundation's root document could not be read ({e}); the staging log \
                      is not shown"
                 ));
-                LogSetting::Off
+                None
             }
         };
     }
@@ -144,6 +143,7 @@ pub async fn run(
         Some(specs) => v2_routes::resolve(&client, specs, &target.name, &space_guid).await?,
         None => Vec::new(),
     };
+    let logs = logs::Follower::new(http.clone(), policy.clone(), logs);
     let flow = Pusher {
         policy,
         client,
@@ -153,7 +153,7 @@ pub async fn run(
         space_guid,
         progress,
         routes,
-        logs: tokio::sync::Mutex::new((logs, None)),
+        logs,
     };
     flow.run().await
 }
@@ -170,18 +170,8 @@ struct Pusher<'a> {
     progress: &'a Progress,
     /// The routes of `BERTH_ROUTES`, their domains known.
     routes: Vec<routes::Wanted>,
-    /// Where the app's log is read (until it is started), and the reader once started (before
-    /// the start request: what comes after is this run's).
-    logs: tokio::sync::Mutex<(LogSetting, Option<LogCache>)>,
-}
-
-/// Whether and where the v2 flow reads the app's log.
-#[derive(Debug)]
-enum LogSetting {
-    /// `BERTH_LOGS=false`, already started, or the root document could not be read (said once).
-    Off,
-    /// log-cache as the root document names it (`None`: it names none, said once at the start).
-    At(Option<String>),
+    /// The app's log, started before the start request.
+    logs: logs::Follower,
 }
 
 impl Pusher<'_> {
@@ -274,49 +264,6 @@ impl Pusher<'_> {
         Ok(())
     }
 
-    /// Starts reading the app's log (once per run): what comes after is this run's.
-    async fn follow_log(&self, app: &str) {
-        let mut logs = self.logs.lock().await;
-        if let LogSetting::At(log_cache) = std::mem::replace(&mut logs.0, LogSetting::Off) {
-            logs.1 = LogCache::start(
-                self.http.clone(),
-                self.policy.clone(),
-                log_cache.as_deref(),
-                app,
-            )
-            .await;
-        }
-    }
-
-    /// Prints the log lines up to this moment (none held back): the end of staging.
-    async fn flush_log(&self) {
-        if let Some(logs) = self.logs.lock().await.1.as_mut() {
-            logs.flush().await;
-        }
-    }
-
-    /// Prints the log lines that arrived since the last look.
-    async fn show_log(&self) {
-        if let Some(logs) = self.logs.lock().await.1.as_mut() {
-            logs.poll().await;
-        }
-    }
-
-    /// `message` with the last lines of the log from `source` (`STG`, `APP`), read once more
-    /// after a short wait, as delivery lags.
-    async fn with_log_tail(&self, message: String, source: &str, what: &str) -> String {
-        let mut logs = self.logs.lock().await;
-        let Some(logs) = logs.1.as_mut() else {
-            return message;
-        };
-        let pause = Duration::from_secs(2);
-        if Instant::now() + pause < self.policy.deadline {
-            tokio::time::sleep(pause).await;
-        }
-        logs.flush().await;
-        logs::with_tail(&message, what, &logs.tail(source))
-    }
-
     /// The plan for this app, or why there is none.
     fn plan(&self, current: Option<&Current>) -> Result<Vec<Step>, Failure> {
         plan::plan(current, self.target, self.common.on_existing, self.common.wait, None).map_err(
@@ -379,7 +326,7 @@ impl Pusher<'_> {
                 return Ok(());
             }
             Step::Start => {
-                self.follow_log(&guid).await;
+                self.logs.follow(&guid).await;
                 ci::info(format_args!("starting app {name:?}"));
                 self.put(&guid, state(AppState::Started), "starting it")
                     .await?
@@ -648,7 +595,7 @@ impl Pusher<'_> {
             staging_deadline,
             &self.policy,
             || async {
-                self.show_log().await;
+                self.logs.show().await;
                 let app = call(self.client.get_app().guid(guid).send())
                     .await
                     .with_context(|| format!("reading app {guid}"))?;
@@ -680,11 +627,13 @@ impl Pusher<'_> {
         )
         .await;
         match (staged, failed.take()) {
-            (Ok(()), _) => self.flush_log().await,
+            (Ok(()), _) => self.logs.flush().await,
             (Err(_), Some(reason)) => {
-                return Err(
-                    anyhow!("{}", self.with_log_tail(reason, "STG", "staging log").await).into(),
-                );
+                return Err(anyhow!(
+                    "{}",
+                    self.logs.with_tail(reason, "STG", "staging log").await
+                )
+                .into());
             }
             (Err(e), None) => {
                 return Err(phase_timeout(
@@ -702,7 +651,7 @@ impl Pusher<'_> {
             startup_deadline,
             &self.policy,
             || async {
-                self.show_log().await;
+                self.logs.show().await;
                 let instances = match call(self.client.get_app_instances().guid(guid).send()).await
                 {
                     Ok(i) => i,
@@ -754,17 +703,18 @@ impl Pusher<'_> {
         .await;
         match started {
             Ok(()) => {
-                self.show_log().await;
+                self.logs.show().await;
                 Ok(())
             }
             Err(wait::WaitError::Failed(e)) if crashed.get() => Err(anyhow!(
                 "{}",
-                self.with_log_tail(
-                    format!("app {:?}: {e:#}", self.target.name),
-                    "APP",
-                    "app's log"
-                )
-                .await
+                self.logs
+                    .with_tail(
+                        format!("app {:?}: {e:#}", self.target.name),
+                        "APP",
+                        "app's log"
+                    )
+                    .await
             )
             .into()),
             Err(e) => Err(phase_timeout(

@@ -9,9 +9,7 @@ mod lists;
 mod routes;
 
 use super::{
-    Root,
-    logs::{self, LogCache},
-    phase_deadline, phase_timeout,
+    Root, logs, phase_deadline, phase_timeout,
     plan::{self, Current, Refusal, Step},
     source,
 };
@@ -88,6 +86,11 @@ pub(super) async fn run(
         }
         None => None,
     };
+    let logs = logs::Follower::new(
+        http.clone(),
+        policy.clone(),
+        target.logs.then(|| root.log_cache.clone()),
+    );
     Pusher {
         policy,
         client,
@@ -98,8 +101,7 @@ pub(super) async fn run(
         progress,
         fingerprint,
         routes,
-        log_cache: root.log_cache.clone().filter(|_| target.logs),
-        logs: tokio::sync::Mutex::new(None),
+        logs,
     }
     .run()
     .await
@@ -174,10 +176,8 @@ struct Pusher<'a> {
     fingerprint: Option<String>,
     /// The routes of `BERTH_ROUTES`, their domains known.
     routes: Vec<routes::Wanted>,
-    /// log-cache, unless `BERTH_LOGS=false`.
-    log_cache: Option<String>,
     /// The app's log, read from before its first build or start.
-    logs: tokio::sync::Mutex<Option<LogCache>>,
+    logs: logs::Follower,
 }
 
 /// What applying the steps has left to do at the next start.
@@ -523,7 +523,7 @@ impl Pusher<'_> {
     async fn start(&self, known: &mut Known, pending: &mut Pending) -> Result<(), Failure> {
         let name = &self.target.name;
         let guid = known.app.guid.clone();
-        self.follow_log(&guid).await;
+        self.logs.follow(&guid).await;
         if let Some(build) = pending.build.take() {
             let (package, source) = match build {
                 Build::Bits { package, source } => (package, Some(source)),
@@ -1177,9 +1177,7 @@ impl Pusher<'_> {
                     .with_context(|| format!("reading build {guid}"))?;
                 if build.state == "STAGED" {
                     // The last lines, still inside the wait's fold.
-                    if let Some(logs) = self.logs.lock().await.as_mut() {
-                        logs.flush().await;
-                    }
+                    self.logs.flush().await;
                 }
                 self.progress
                     .update(|o| o.package_state = Some(build.state.clone()));
@@ -1204,9 +1202,11 @@ impl Pusher<'_> {
         .await;
         match (staged, failed.take()) {
             (Ok(droplet), _) => Ok(droplet),
-            (Err(_), Some(reason)) => {
-                Err(anyhow!("{}", self.with_log_tail(reason, "STG", "staging log").await).into())
-            }
+            (Err(_), Some(reason)) => Err(anyhow!(
+                "{}",
+                self.logs.with_tail(reason, "STG", "staging log").await
+            )
+            .into()),
             (Err(e), None) => Err(phase_timeout(
                 e,
                 self.target.staging_timeout,
@@ -1215,50 +1215,14 @@ impl Pusher<'_> {
         }
     }
 
-    /// Starts reading the app's log (once per run): what comes after is this run's.
-    async fn follow_log(&self, app: &str) {
-        let mut logs = self.logs.lock().await;
-        if logs.is_none() && self.log_cache.is_some() {
-            *logs = LogCache::start(
-                self.http.clone(),
-                self.policy.clone(),
-                self.log_cache.as_deref(),
-                app,
-            )
-            .await;
-        }
-    }
-
-    /// Prints the log lines that arrived since the last look.
-    async fn show_log(&self) {
-        if let Some(logs) = self.logs.lock().await.as_mut() {
-            logs.poll().await;
-        }
-    }
-
-    /// [`Self::show_log`] from a wait's second poll on: the wait folds its lines only once the
+    /// [`logs::Follower::show`] from a wait's second poll on: the wait folds its lines only once the
     /// first poll found it not ready yet, and the log belongs inside that fold.
     async fn show_log_in_wait(&self, polls: &std::cell::Cell<u32>) {
         let n = polls.get();
         polls.set(n + 1);
         if n > 0 {
-            self.show_log().await;
+            self.logs.show().await;
         }
-    }
-
-    /// `message` with the last lines of the log from `source` (`STG`, `APP`), read once more
-    /// after a short wait, as delivery lags.
-    async fn with_log_tail(&self, message: String, source: &str, what: &str) -> String {
-        let mut logs = self.logs.lock().await;
-        let Some(logs) = logs.as_mut() else {
-            return message;
-        };
-        let pause = std::time::Duration::from_secs(2);
-        if tokio::time::Instant::now() + pause < self.policy.deadline {
-            tokio::time::sleep(pause).await;
-        }
-        logs.flush().await;
-        logs::with_tail(&message, what, &logs.tail(source))
     }
 
     /// Records on the app the fingerprint of the source its current droplet was built from.
@@ -1364,7 +1328,8 @@ impl Pusher<'_> {
             Ok(()) => Ok(()),
             Err(wait::WaitError::Failed(e)) if crashed_all.get() => Err(anyhow!(
                 "{}",
-                self.with_log_tail(format!("app {name:?}: {e:#}"), "APP", "app's log")
+                self.logs
+                    .with_tail(format!("app {name:?}: {e:#}"), "APP", "app's log")
                     .await
             )
             .into()),
