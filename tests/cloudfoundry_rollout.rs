@@ -3,27 +3,9 @@
 
 mod support;
 
-use berth_sim::{SimHandle, SimOptions};
+use berth_sim::SimHandle;
 use std::time::{Duration, Instant};
 use support::*;
-
-fn v3_sim(f: impl FnOnce(&mut SimOptions)) -> SimHandle {
-    cf_sim(|o| {
-        o.cf_v2_disabled = true;
-        f(o);
-    })
-}
-
-fn app_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("package.json"),
-        r#"{"scripts":{"start":"node server.js"}}"#,
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("server.js"), "// v1").unwrap();
-    dir
-}
 
 fn pushed(sim: &SimHandle, name: &str, app: &tempfile::TempDir) -> Vec<(String, String)> {
     let mut env = cf3_env(sim, name);
@@ -32,27 +14,10 @@ fn pushed(sim: &SimHandle, name: &str, app: &tempfile::TempDir) -> Vec<(String, 
     env
 }
 
-fn requests_since(sim: &SimHandle, from: usize) -> Vec<String> {
-    sim.requests()
-        .into_iter()
-        .skip(from)
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
-fn writes_since(sim: &SimHandle, from: usize) -> Vec<String> {
-    sim.requests()
-        .into_iter()
-        .skip(from)
-        .filter(|r| r.path.starts_with("/cf/") && r.method != "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
 #[test]
 fn routes_are_created_mapped_reused_and_unknown_domains_are_exit_2() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = pushed(&sim, "shop", &app);
     set(
         &mut env,
@@ -71,7 +36,7 @@ fn routes_are_created_mapped_reused_and_unknown_domains_are_exit_2() {
             "tcp.sim.example:1030"
         ]
     );
-    let writes = writes_since(&sim, 0);
+    let writes = cf_write_lines_since(&sim, 0);
     assert_eq!(
         writes.iter().filter(|w| *w == "POST /cf/v3/routes").count(),
         3,
@@ -83,7 +48,7 @@ fn routes_are_created_mapped_reused_and_unknown_domains_are_exit_2() {
     let from = sim.requests().len();
     let second = support::run(&other);
     assert_eq!(second.code, 0, "{}", second.stderr);
-    let writes = writes_since(&sim, from);
+    let writes = cf_write_lines_since(&sim, from);
     assert!(
         !writes.contains(&"POST /cf/v3/routes".to_string()),
         "reused: {writes:?}"
@@ -108,9 +73,9 @@ fn routes_are_created_mapped_reused_and_unknown_domains_are_exit_2() {
     let from = sim.requests().len();
     assert_eq!(support::run(&env).code, 0);
     assert!(
-        writes_since(&sim, from).is_empty(),
+        cf_write_lines_since(&sim, from).is_empty(),
         "{:?}",
-        writes_since(&sim, from)
+        cf_write_lines_since(&sim, from)
     );
 
     // An unknown domain: exit 2, before anything is written.
@@ -124,13 +89,13 @@ fn routes_are_created_mapped_reused_and_unknown_domains_are_exit_2() {
         "{}",
         refused.stderr
     );
-    assert!(writes_since(&sim, from).is_empty());
+    assert!(cf_write_lines_since(&sim, from).is_empty());
 }
 
 #[test]
 fn the_staging_log_is_shown_once_in_order_and_its_tail_explains_a_failed_build() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = pushed(&sim, "chatty", &app);
     set(&mut env, "GITHUB_ACTIONS", "true");
     let run = run(&env);
@@ -159,7 +124,7 @@ fn the_staging_log_is_shown_once_in_order_and_its_tail_explains_a_failed_build()
         .expect("commands stopped around the log");
     assert!(run.stderr.contains(&format!("::{stop}::")), "and resumed");
 
-    let sim = v3_sim(|o| o.cf_staging_fails = true);
+    let sim = cf_v3_sim(|o| o.cf_staging_fails = true);
     let failed = support::run(&pushed(&sim, "broken", &app));
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     let error = failed.out("error");
@@ -177,8 +142,8 @@ fn the_staging_log_is_shown_once_in_order_and_its_tail_explains_a_failed_build()
 
 #[test]
 fn a_log_cache_outage_only_warns_and_logs_can_be_turned_off() {
-    let sim = v3_sim(|o| o.cf_log_cache_outage = Some(berth_sim::LogCacheOutage::Unavailable));
-    let app = app_dir();
+    let sim = cf_v3_sim(|o| o.cf_log_cache_outage = Some(berth_sim::LogCacheOutage::Unavailable));
+    let app = node_app();
     let run = run(&pushed(&sim, "quiet", &app));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
@@ -189,7 +154,7 @@ fn a_log_cache_outage_only_warns_and_logs_can_be_turned_off() {
     );
     assert_eq!(run.out("status"), "ready");
 
-    let sim = v3_sim(|_| {});
+    let sim = cf_v3_sim(|_| {});
     let mut env = pushed(&sim, "silent", &app);
     set(&mut env, "BERTH_LOGS", "false");
     let run = support::run(&env);
@@ -204,8 +169,8 @@ fn a_log_cache_outage_only_warns_and_logs_can_be_turned_off() {
 
 #[test]
 fn a_rolling_deployment_replaces_a_running_app_without_a_stop() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = pushed(&sim, "live", &app);
     set(&mut env, "BERTH_INSTANCES", "2");
     let first = run(&env);
@@ -218,7 +183,7 @@ fn a_rolling_deployment_replaces_a_running_app_without_a_stop() {
     let from = sim.requests().len();
     let rolled = run(&env);
     assert_eq!(rolled.code, 0, "{}", rolled.stderr);
-    let writes = writes_since(&sim, from);
+    let writes = cf_write_lines_since(&sim, from);
     println!(
         "the requests of one rolling deploy:\n{}",
         requests_since(&sim, from).join("\n")
@@ -253,7 +218,7 @@ fn a_rolling_deployment_replaces_a_running_app_without_a_stop() {
         .find(|r| r.method == "POST" && r.path == "/cf/v3/deployments")
         .expect("a deployment");
     assert_eq!(body(&deployment)["options"]["memory_in_mb"], 192);
-    let writes = writes_since(&sim, from);
+    let writes = cf_write_lines_since(&sim, from);
     assert!(
         !writes.iter().any(|w| w.ends_with("/actions/scale")),
         "{writes:?}"
@@ -264,16 +229,16 @@ fn a_rolling_deployment_replaces_a_running_app_without_a_stop() {
     let from = sim.requests().len();
     assert_eq!(support::run(&env).code, 0);
     assert!(
-        writes_since(&sim, from).is_empty(),
+        cf_write_lines_since(&sim, from).is_empty(),
         "{:?}",
-        writes_since(&sim, from)
+        cf_write_lines_since(&sim, from)
     );
 }
 
 #[test]
 fn a_superseded_deployment_is_exit_1_and_one_that_outlives_the_timeout_is_cancelled() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = pushed(&sim, "contested", &app);
     assert_eq!(run(&env).code, 0);
     set(&mut env, "BERTH_STRATEGY", "rolling");
@@ -302,7 +267,7 @@ fn a_superseded_deployment_is_exit_1_and_one_that_outlives_the_timeout_is_cancel
 
     // New instances that crash: the deployment never finishes; at the deadline berth cancels
     // it and the old droplet stays live.
-    let sim = v3_sim(|_| {});
+    let sim = cf_v3_sim(|_| {});
     let mut env = pushed(&sim, "contested", &app);
     assert_eq!(run(&env).code, 0);
     set(&mut env, "BERTH_STRATEGY", "rolling");
@@ -345,8 +310,8 @@ fn rolling_on_v2_is_exit_2() {
 #[cfg(unix)]
 #[test]
 fn a_signal_during_a_rolling_deployment_cancels_it_within_the_grace() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = pushed(&sim, "interrupted", &app);
     assert_eq!(run(&env).code, 0);
     // New instances that crash: the deployment would go on until the deadline.
@@ -381,8 +346,8 @@ fn a_signal_during_a_rolling_deployment_cancels_it_within_the_grace() {
 
 #[test]
 fn a_deployment_berth_cannot_read_any_more_is_cancelled_not_left_running() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = pushed(&sim, "unreadable", &app);
     assert_eq!(run(&env).code, 0);
     set(&mut env, "BERTH_STRATEGY", "rolling");

@@ -3,23 +3,8 @@
 
 mod support;
 
-use berth_sim::{SimHandle, SimOptions};
+use berth_sim::SimHandle;
 use support::*;
-
-fn v2_sim(f: impl FnOnce(&mut SimOptions)) -> SimHandle {
-    cf_sim(f)
-}
-
-fn app_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("package.json"),
-        r#"{"scripts":{"start":"node server.js"}}"#,
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("server.js"), "// v1").unwrap();
-    dir
-}
 
 /// A v2 run that uploads `app` and starts it.
 fn pushed(sim: &SimHandle, name: &str, app: &tempfile::TempDir) -> Vec<(String, String)> {
@@ -29,31 +14,14 @@ fn pushed(sim: &SimHandle, name: &str, app: &tempfile::TempDir) -> Vec<(String, 
     env
 }
 
-fn requests_since(sim: &SimHandle, from: usize) -> Vec<String> {
-    sim.requests()
-        .into_iter()
-        .skip(from)
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
-fn writes_since(sim: &SimHandle, from: usize) -> Vec<String> {
-    sim.requests()
-        .into_iter()
-        .skip(from)
-        .filter(|r| r.path.starts_with("/cf/") && r.method != "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
 fn count(list: &[String], f: impl Fn(&str) -> bool) -> usize {
     list.iter().filter(|r| f(r)).count()
 }
 
 #[test]
 fn routes_are_created_and_mapped_before_the_start_and_reused_by_another_app() {
-    let sim = v2_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_sim(|_| {});
+    let app = node_app();
     let mut env = pushed(&sim, "shop", &app);
     set(
         &mut env,
@@ -73,7 +41,7 @@ fn routes_are_created_and_mapped_before_the_start_and_reused_by_another_app() {
             "tcp.sim.example:1030"
         ]
     );
-    let writes = writes_since(&sim, 0);
+    let writes = cf_write_lines_since(&sim, 0);
     assert_eq!(
         count(&writes, |w| w == "POST /cf/v2/routes"),
         3,
@@ -100,7 +68,7 @@ fn routes_are_created_and_mapped_before_the_start_and_reused_by_another_app() {
     let from = sim.requests().len();
     let second = support::run(&other);
     assert_eq!(second.code, 0, "{}", second.stderr);
-    let writes = writes_since(&sim, from);
+    let writes = cf_write_lines_since(&sim, from);
     assert_eq!(
         count(&writes, |w| w == "POST /cf/v2/routes"),
         0,
@@ -116,7 +84,7 @@ fn routes_are_created_and_mapped_before_the_start_and_reused_by_another_app() {
     let from = sim.requests().len();
     let again = support::run(&env);
     assert_eq!(again.code, 0, "{}", again.stderr);
-    let writes = writes_since(&sim, from);
+    let writes = cf_write_lines_since(&sim, from);
     assert!(
         !writes.iter().any(|w| w.contains("/v2/routes")),
         "{writes:?}"
@@ -139,7 +107,7 @@ fn routes_are_created_and_mapped_before_the_start_and_reused_by_another_app() {
         plain.json
     );
     assert!(
-        !writes_since(&sim, from)
+        !cf_write_lines_since(&sim, from)
             .iter()
             .any(|w| w.contains("/v2/routes")),
         "nothing mapped"
@@ -153,8 +121,8 @@ fn routes_are_created_and_mapped_before_the_start_and_reused_by_another_app() {
 
 #[test]
 fn an_unknown_domain_is_exit_2_and_nothing_is_written() {
-    let sim = v2_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_sim(|_| {});
+    let app = node_app();
     for (routes, says) in [
         (
             "shop.example.org",
@@ -175,17 +143,17 @@ fn an_unknown_domain_is_exit_2_and_nothing_is_written() {
         );
         assert!(refused.out("error").contains(says), "{}", refused.json);
         assert!(
-            writes_since(&sim, from).is_empty(),
+            cf_write_lines_since(&sim, from).is_empty(),
             "{routes}: {:?}",
-            writes_since(&sim, from)
+            cf_write_lines_since(&sim, from)
         );
     }
 }
 
 #[test]
 fn the_staging_log_is_shown_once_in_order_and_its_tail_explains_a_failed_staging() {
-    let sim = v2_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_sim(|_| {});
+    let app = node_app();
     let mut env = pushed(&sim, "chatty", &app);
     set(&mut env, "GITHUB_ACTIONS", "true");
     let run = run(&env);
@@ -221,7 +189,7 @@ fn the_staging_log_is_shown_once_in_order_and_its_tail_explains_a_failed_staging
         "{requests:?}"
     );
 
-    let sim = v2_sim(|o| o.cf_staging_fails = true);
+    let sim = cf_sim(|o| o.cf_staging_fails = true);
     let failed = support::run(&pushed(&sim, "broken", &app));
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     let error = failed.out("error");
@@ -236,7 +204,7 @@ fn the_staging_log_is_shown_once_in_order_and_its_tail_explains_a_failed_staging
     );
     assert!(error.len() <= 2200, "about 2 KiB: {}", error.len());
 
-    let sim = v2_sim(|o| o.cf_crashes = true);
+    let sim = cf_sim(|o| o.cf_crashes = true);
     let crashed = support::run(&pushed(&sim, "crashy", &app));
     assert_eq!(crashed.code, 1, "{}", crashed.stderr);
     let error = crashed.out("error");
@@ -249,8 +217,8 @@ fn the_staging_log_is_shown_once_in_order_and_its_tail_explains_a_failed_staging
 
 #[test]
 fn a_log_cache_outage_only_warns_and_logs_can_be_turned_off() {
-    let sim = v2_sim(|o| o.cf_log_cache_outage = Some(berth_sim::LogCacheOutage::Unavailable));
-    let app = app_dir();
+    let sim = cf_sim(|o| o.cf_log_cache_outage = Some(berth_sim::LogCacheOutage::Unavailable));
+    let app = node_app();
     let run = run(&pushed(&sim, "quiet", &app));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
@@ -261,7 +229,7 @@ fn a_log_cache_outage_only_warns_and_logs_can_be_turned_off() {
     );
     assert_eq!(run.out("status"), "ready");
 
-    let sim = v2_sim(|_| {});
+    let sim = cf_sim(|_| {});
     let mut env = pushed(&sim, "silent", &app);
     set(&mut env, "BERTH_LOGS", "false");
     let run = support::run(&env);

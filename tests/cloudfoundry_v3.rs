@@ -3,32 +3,8 @@
 
 mod support;
 
-use berth_sim::{RecordedRequest, SimHandle};
+use berth_sim::SimHandle;
 use support::*;
-
-/// A foundation with v2 switched off (the default since CAPI 1.201.0).
-fn v3_sim(f: impl FnOnce(&mut berth_sim::SimOptions)) -> SimHandle {
-    cf_sim(|o| {
-        o.cf_v2_disabled = true;
-        f(o);
-    })
-}
-
-/// A small app directory to upload.
-fn app_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("package.json"),
-        r#"{"scripts":{"start":"node server.js"}}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("server.js"),
-        "require('http').createServer().listen(process.env.PORT)",
-    )
-    .unwrap();
-    dir
-}
 
 fn started_with_bits(
     sim: &SimHandle,
@@ -48,14 +24,6 @@ fn cc_requests(sim: &SimHandle, from: usize) -> Vec<String> {
         .skip(from)
         .filter(|r| r.path.starts_with("/cf/v"))
         .map(|r| format!("{} {}", r.method, r.path.trim_start_matches("/cf")))
-        .collect()
-}
-
-fn writes_since(sim: &SimHandle, from: usize) -> Vec<RecordedRequest> {
-    sim.requests()
-        .into_iter()
-        .skip(from)
-        .filter(|r| r.path.starts_with("/cf/") && r.method != "GET")
         .collect()
 }
 
@@ -80,8 +48,8 @@ fn shapes(lines: &[String]) -> Vec<String> {
 
 #[test]
 fn a_new_app_is_created_packaged_built_and_started_through_v3() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = started_with_bits(&sim, "shop", &app);
     set(&mut env, "BERTH_MEMORY", "128M");
     set(&mut env, "BERTH_INSTANCES", "2");
@@ -118,7 +86,7 @@ fn a_new_app_is_created_packaged_built_and_started_through_v3() {
         requests.iter().all(|r| !r.contains("/v2/")),
         "v2 is off: {requests:?}"
     );
-    let writes = writes_since(&sim, 0);
+    let writes = cf_writes_since(&sim, 0);
     let shape: Vec<String> = shapes(
         &writes
             .iter()
@@ -186,8 +154,8 @@ fn a_new_app_is_created_packaged_built_and_started_through_v3() {
 
 #[test]
 fn a_re_run_with_nothing_changed_sends_nothing_but_reads() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = started_with_bits(&sim, "steady", &app);
     set(&mut env, "BERTH_MEMORY", "128M");
     set(
@@ -203,7 +171,7 @@ fn a_re_run_with_nothing_changed_sends_nothing_but_reads() {
     let requests = cc_requests(&sim, from);
     println!("requests of a no-op re-run:\n{}", requests.join("\n"));
     assert_eq!(
-        writes_since(&sim, from)
+        cf_writes_since(&sim, from)
             .iter()
             .map(|r| format!("{} {}", r.method, r.path))
             .collect::<Vec<_>>(),
@@ -221,7 +189,7 @@ fn a_re_run_with_nothing_changed_sends_nothing_but_reads() {
     let changed = run(&env);
     assert_eq!(changed.code, 0, "{}", changed.stderr);
     let shape = shapes(
-        &writes_since(&sim, from)
+        &cf_writes_since(&sim, from)
             .iter()
             .map(|r| format!("{} {}", r.method, r.path.trim_start_matches("/cf")))
             .collect::<Vec<_>>(),
@@ -243,8 +211,8 @@ fn a_re_run_with_nothing_changed_sends_nothing_but_reads() {
 
 #[test]
 fn an_update_changes_only_what_differs_and_removes_variables_no_longer_given() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = started_with_bits(&sim, "tuned", &app);
     set(&mut env, "BERTH_ENVIRONMENT", "KEEP=1\nDROP=2");
     set(&mut env, "BERTH_MEMORY", "128M");
@@ -265,7 +233,7 @@ fn an_update_changes_only_what_differs_and_removes_variables_no_longer_given() {
         "{}",
         run.stderr
     );
-    let writes = writes_since(&sim, from);
+    let writes = cf_writes_since(&sim, from);
     let shape = shapes(
         &writes
             .iter()
@@ -300,7 +268,7 @@ fn an_update_changes_only_what_differs_and_removes_variables_no_longer_given() {
 
 #[test]
 fn a_docker_app_gets_a_docker_package_with_its_registry_credentials_kept_secret() {
-    let sim = v3_sim(|_| {});
+    let sim = cf_v3_sim(|_| {});
     let mut env = cf3_env(&sim, "container");
     set(&mut env, "BERTH_STATE", "STARTED");
     set(
@@ -312,7 +280,7 @@ fn a_docker_app_gets_a_docker_package_with_its_registry_credentials_kept_secret(
     set(&mut env, "BERTH_DOCKER_PASSWORD", "reg-SECRET-4c1e");
     let run = run(&env);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let writes = writes_since(&sim, 0);
+    let writes = cf_writes_since(&sim, 0);
     assert_eq!(
         body(&writes[0])["lifecycle"]["type"],
         "docker",
@@ -336,13 +304,13 @@ fn a_docker_app_gets_a_docker_package_with_its_registry_credentials_kept_secret(
     let again = support::run(&env);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(
-        writes_since(&sim, from).is_empty(),
+        cf_writes_since(&sim, from).is_empty(),
         "{:?}",
         cc_requests(&sim, from)
     );
 
     // A Docker app cannot become a buildpack app: exit 2, reads only.
-    let app = app_dir();
+    let app = node_app();
     let mut env = cf3_env(&sim, "container");
     set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
     let from = sim.requests().len();
@@ -354,20 +322,20 @@ fn a_docker_app_gets_a_docker_package_with_its_registry_credentials_kept_secret(
         "{}",
         refused.stderr
     );
-    assert!(writes_since(&sim, from).is_empty());
+    assert!(cf_writes_since(&sim, from).is_empty());
 }
 
 #[test]
 fn stopped_uploads_the_bits_without_staging_them() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = cf3_env(&sim, "parked");
     set(&mut env, "BERTH_STATE", "STOPPED");
     set(&mut env, "BERTH_PATH", app.path().to_str().unwrap());
     let run = run(&env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let writes: Vec<String> = shapes(
-        &writes_since(&sim, 0)
+        &cf_writes_since(&sim, 0)
             .iter()
             .map(|r| format!("{} {}", r.method, r.path.trim_start_matches("/cf")))
             .collect::<Vec<_>>(),
@@ -386,8 +354,8 @@ fn stopped_uploads_the_bits_without_staging_them() {
 
 #[test]
 fn a_failed_build_and_an_app_whose_instances_all_crash_are_exit_1() {
-    let sim = v3_sim(|o| o.cf_staging_fails = true);
-    let app = app_dir();
+    let sim = cf_v3_sim(|o| o.cf_staging_fails = true);
+    let app = node_app();
     let run = run(&started_with_bits(&sim, "broken", &app));
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.out("error").contains("staging failed"), "{}", run.json);
@@ -397,7 +365,7 @@ fn a_failed_build_and_an_app_whose_instances_all_crash_are_exit_1() {
         "the app it made is still in the outputs"
     );
 
-    let sim = v3_sim(|o| o.cf_crashes = true);
+    let sim = cf_v3_sim(|o| o.cf_crashes = true);
     let run = support::run(&started_with_bits(&sim, "crashy", &app));
     assert_eq!(run.code, 1, "{}", run.stderr);
     let error = run.out("error");
@@ -434,7 +402,7 @@ fn the_api_is_chosen_from_the_root_document_or_forced() {
     assert!(refused.stderr.contains("BERTH_BUILDPACK"));
 
     // v2 forced on a foundation that switched it off: said plainly.
-    let off = v3_sim(|_| {});
+    let off = cf_v3_sim(|_| {});
     let mut env = cf3_env(&off, "nope");
     set(&mut env, "BERTH_CF_API", "v2");
     let run = run(&env);
@@ -448,7 +416,7 @@ fn the_api_is_chosen_from_the_root_document_or_forced() {
 
 #[test]
 fn org_space_and_stack_by_name_are_looked_up_on_v3_and_unknown_names_are_exit_2() {
-    let sim = v3_sim(|_| {});
+    let sim = cf_v3_sim(|_| {});
     let mut env = cf3_env(&sim, "named");
     unset(&mut env, "BERTH_SPACE_GUID");
     set(&mut env, "BERTH_CF_ORG", "berth-org");
@@ -471,7 +439,7 @@ fn org_space_and_stack_by_name_are_looked_up_on_v3_and_unknown_names_are_exit_2(
         let run = run(&env);
         assert_eq!(run.code, 2, "{var}: {}", run.stderr);
         assert!(run.stderr.contains(var), "{}", run.stderr);
-        assert!(writes_since(&sim, from).is_empty());
+        assert!(cf_writes_since(&sim, from).is_empty());
     }
 }
 
@@ -495,12 +463,12 @@ fn posts_to_apps(sim: &SimHandle) -> usize {
 #[test]
 fn a_create_is_never_sent_twice_and_a_faster_run_s_app_is_taken_over() {
     // Made, but the answer lost: looked up and continued with, not sent again.
-    let sim = v3_sim(|_| {});
+    let sim = cf_v3_sim(|_| {});
     sim.inject(berth_sim::Fault {
         drop_after_processing: true,
         ..fault(0, "POST", "/cf/v3/apps")
     });
-    let app = app_dir();
+    let app = node_app();
     let lost = run(&started_with_bits(&sim, "lost", &app));
     assert_eq!(lost.code, 0, "{}", lost.stderr);
     assert_eq!(posts_to_apps(&sim), 1);
@@ -527,7 +495,7 @@ fn a_create_is_never_sent_twice_and_a_faster_run_s_app_is_taken_over() {
     );
     assert_eq!(raced.json["created"], false);
     assert_eq!(raced.out("id"), lost.out("id"));
-    let writes: Vec<String> = writes_since(&sim, from)
+    let writes: Vec<String> = cf_writes_since(&sim, from)
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
@@ -542,15 +510,15 @@ fn a_create_is_never_sent_twice_and_a_faster_run_s_app_is_taken_over() {
 
 #[test]
 fn a_dry_run_reads_and_prints_the_v3_requests_it_would_send() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = started_with_bits(&sim, "planned", &app);
     set(&mut env, "BERTH_DRY_RUN", "true");
     set(&mut env, "BERTH_ENVIRONMENT", "API_KEY=dry-SECRET-77");
     let run = run(&env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        writes_since(&sim, 0).is_empty(),
+        cf_writes_since(&sim, 0).is_empty(),
         "{:?}",
         cc_requests(&sim, 0)
     );
@@ -565,7 +533,7 @@ fn a_dry_run_reads_and_prints_the_v3_requests_it_would_send() {
 fn environment_values_that_are_not_text_are_read_as_the_same_text() {
     // Made through v2 with a number in its environment, as 0.1 did.
     let sim = cf_sim(|_| {});
-    let app = app_dir();
+    let app = node_app();
     let mut env = started_with_bits(&sim, "numbers", &app);
     set(&mut env, "BERTH_CF_API", "v2");
     set(&mut env, "BERTH_ENVIRONMENT", r#"{"WORKERS": 4}"#);
@@ -587,7 +555,7 @@ fn environment_values_that_are_not_text_are_read_as_the_same_text() {
     );
     let again = run(&env);
     assert_eq!(again.code, 0, "{}", again.stderr);
-    let writes = writes_since(&sim, from);
+    let writes = cf_writes_since(&sim, from);
     assert!(
         writes.is_empty(),
         "4 and \"4\" are the same value: {writes:?}"
@@ -596,8 +564,8 @@ fn environment_values_that_are_not_text_are_read_as_the_same_text() {
 
 #[test]
 fn a_restage_for_new_buildpacks_keeps_the_fingerprint_and_a_failed_build_names_its_package() {
-    let sim = v3_sim(|_| {});
-    let app = app_dir();
+    let sim = cf_v3_sim(|_| {});
+    let app = node_app();
     let mut env = started_with_bits(&sim, "restaged", &app);
     assert_eq!(run(&env).code, 0);
     set(&mut env, "BERTH_BUILDPACK", "nodejs_buildpack");
@@ -607,9 +575,9 @@ fn a_restage_for_new_buildpacks_keeps_the_fingerprint_and_a_failed_build_names_i
     let again = run(&env);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(
-        writes_since(&sim, from).is_empty(),
+        cf_writes_since(&sim, from).is_empty(),
         "the restaged droplet was built from the same bits: {:?}",
-        writes_since(&sim, from)
+        cf_writes_since(&sim, from)
             .iter()
             .map(|r| format!("{} {}", r.method, r.path))
             .collect::<Vec<_>>()
@@ -621,7 +589,7 @@ fn a_restage_for_new_buildpacks_keeps_the_fingerprint_and_a_failed_build_names_i
     let from = sim.requests().len();
     let failed = run(&env);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
-    let made = writes_since(&sim, from)
+    let made = cf_writes_since(&sim, from)
         .into_iter()
         .find(|r| r.path.ends_with("/upload"))
         .expect("an upload");

@@ -174,6 +174,53 @@ pub fn cf3_env(sim: &SimHandle, name: &str) -> Vec<(String, String)> {
     .collect()
 }
 
+/// A Cloud Foundry simulator with v2 switched off, as foundations are by default since CAPI
+/// 1.201.0.
+pub fn cf_v3_sim(f: impl FnOnce(&mut SimOptions)) -> SimHandle {
+    cf_sim(|o| {
+        o.cf_v2_disabled = true;
+        f(o);
+    })
+}
+
+/// A small Node.js app to upload (its `server.js` is what tests change for new bits).
+pub fn node_app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"scripts":{"start":"node server.js"}}"#,
+    )
+    .expect("package.json");
+    std::fs::write(dir.path().join("server.js"), "// v1").expect("server.js");
+    dir
+}
+
+/// The requests `sim` received after the first `from`, as `METHOD /path`.
+pub fn requests_since(sim: &SimHandle, from: usize) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .skip(from)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// The Cloud Foundry requests after the first `from` that are not reads.
+pub fn cf_writes_since(sim: &SimHandle, from: usize) -> Vec<RecordedRequest> {
+    sim.requests()
+        .into_iter()
+        .skip(from)
+        .filter(|r| r.path.starts_with("/cf/") && r.method != "GET")
+        .collect()
+}
+
+/// [`cf_writes_since`] as `METHOD /path`.
+pub fn cf_write_lines_since(sim: &SimHandle, from: usize) -> Vec<String> {
+    cf_writes_since(sim, from)
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
 /// What a run interrupted by a signal left behind.
 #[derive(Debug)]
 pub struct Interrupted {
