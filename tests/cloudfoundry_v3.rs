@@ -538,7 +538,8 @@ fn environment_values_that_are_not_text_are_read_as_the_same_text() {
     set(&mut env, "BERTH_CF_API", "v2");
     set(&mut env, "BERTH_ENVIRONMENT", r#"{"WORKERS": 4}"#);
     assert_eq!(run(&env).code, 0);
-    // Now through v3: the same settings, one variable of someone else's beside them.
+    // Now through v3, with one variable more: read although the app holds a number (0.1 failed
+    // here), and the number compared as the text v3 keeps.
     let mut env = cf3_env(&sim, "numbers");
     set(
         &mut env,
@@ -548,11 +549,6 @@ fn environment_values_that_are_not_text_are_read_as_the_same_text() {
     let first = run(&env);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let from = sim.requests().len();
-    set(
-        &mut env,
-        "BERTH_ENVIRONMENT",
-        r#"{"WORKERS": 4, "MODE": "ci"}"#,
-    );
     let again = run(&env);
     assert_eq!(again.code, 0, "{}", again.stderr);
     let writes = cf_writes_since(&sim, from);
