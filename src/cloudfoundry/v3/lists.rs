@@ -6,7 +6,7 @@
 use crate::{
     Failure,
     api::{
-        ApiError, call,
+        ApiError,
         cloudfoundry_v3::{
             Client,
             types::{App, Pagination},
@@ -18,19 +18,19 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 /// Items asked for per page (Cloud Controller allows up to 5000; a server may give fewer).
-const PER_PAGE: i64 = 100;
+pub(super) const PER_PAGE: i64 = 100;
 
-/// A page fetcher for [`find`]: the list request at berth's page size, at the page asked for.
+/// A page fetcher for [`find`] and [`all`]: the list request at berth's page size, at the page asked for.
 /// (A macro: each list has its own generated builder type.)
 macro_rules! paged {
     ($request:expr) => {
         |page: Option<i64>| {
-            let mut request = $request.per_page(PER_PAGE);
+            let mut request = $request.per_page(super::lists::PER_PAGE);
             if let Some(page) = page {
                 request = request.page(page);
             }
             async move {
-                call(request.send())
+                $crate::api::call(request.send())
                     .await
                     .map(|list| (list.resources, list.pagination))
             }
@@ -40,9 +40,37 @@ macro_rules! paged {
 
 /// The first listed item that `is_match`, reading the list to its end if need be.
 pub(super) async fn find<T, F, Fut>(
-    mut fetch: F,
+    fetch: F,
     is_match: impl Fn(&T) -> bool,
 ) -> anyhow::Result<Option<T>>
+where
+    F: FnMut(Option<i64>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<Pagination>), ApiError>>,
+{
+    pages(fetch, |items| items.into_iter().find(|i| is_match(i))).await
+}
+
+/// Every listed item, the list read to its end.
+pub(super) async fn all<T, F, Fut>(fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(Option<i64>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<Pagination>), ApiError>>,
+{
+    let mut everything = Vec::new();
+    pages(fetch, |items| {
+        everything.extend(items);
+        None::<()>
+    })
+    .await?;
+    Ok(everything)
+}
+
+/// Hands each page to `take` until it answers something or the list ends (`None`), following
+/// `next.href` forward only, at most [`super::super::MAX_PAGES`] pages.
+async fn pages<T, R, F, Fut>(
+    mut fetch: F,
+    mut take: impl FnMut(Vec<T>) -> Option<R>,
+) -> anyhow::Result<Option<R>>
 where
     F: FnMut(Option<i64>) -> Fut,
     Fut: Future<Output = Result<(Vec<T>, Option<Pagination>), ApiError>>,
@@ -50,7 +78,7 @@ where
     let mut page = None;
     for _ in 0..super::super::MAX_PAGES {
         let (items, pagination) = fetch(page).await?;
-        if let Some(found) = items.into_iter().find(|i| is_match(i)) {
+        if let Some(found) = take(items) {
             return Ok(Some(found));
         }
         let Some(next) = pagination.and_then(|p| p.next).map(|l| l.href) else {

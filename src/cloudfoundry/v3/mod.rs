@@ -5,6 +5,7 @@
 //! source's fingerprint is recorded on the app, so that a re-run with nothing changed sends
 //! nothing.
 
+#[macro_use]
 mod lists;
 mod routes;
 

@@ -25,9 +25,6 @@ use crate::{
 };
 use anyhow::Context;
 
-/// Items asked for per page.
-const PER_PAGE: i64 = 100;
-
 impl Wanted {
     fn is(&self, route: &Route) -> bool {
         self.matches(
@@ -100,33 +97,13 @@ pub(super) async fn resolve(
 
 /// The longest of `names` that is a domain the user can see.
 async fn longest_domain(client: &Client, names: &[String]) -> anyhow::Result<Option<Domain>> {
-    let mut found: Vec<Domain> = Vec::new();
-    let mut page = None;
-    for _ in 0..super::super::MAX_PAGES {
-        let mut request = client
-            .list_domains()
-            .names(names.join(","))
-            .per_page(PER_PAGE);
-        if let Some(page) = page {
-            request = request.page(page);
-        }
-        let list = call(request.send())
-            .await
-            .with_context(|| format!("looking for domain {}", names.join(" or ")))?;
-        found.extend(
-            list.resources
-                .into_iter()
-                .filter(|d| names.iter().any(|n| d.name.eq_ignore_ascii_case(n))),
-        );
-        match list.pagination.and_then(|p| p.next) {
-            Some(next) => page = Some(lists::next_page(&next.href, page.unwrap_or(1))?),
-            None => return Ok(found.into_iter().max_by_key(|d| d.name.len())),
-        }
-    }
-    anyhow::bail!(
-        "the domain list goes on beyond {} pages",
-        super::super::MAX_PAGES
-    )
+    let listed = lists::all(paged!(client.list_domains().names(names.join(","))))
+        .await
+        .with_context(|| format!("looking for domain {}", names.join(" or ")))?;
+    Ok(listed
+        .into_iter()
+        .filter(|d| names.iter().any(|n| d.name.eq_ignore_ascii_case(n)))
+        .max_by_key(|d| d.name.len()))
 }
 
 /// Maps each wanted route to the app: the route found or created in the space, then the app
@@ -180,26 +157,9 @@ pub(super) async fn map(
 
 /// The routes mapped to the app, every page.
 async fn app_routes(client: &Client, app: &str) -> anyhow::Result<Vec<Route>> {
-    let mut routes = Vec::new();
-    let mut page = None;
-    for _ in 0..super::super::MAX_PAGES {
-        let mut request = client.list_app_routes().guid(app).per_page(PER_PAGE);
-        if let Some(page) = page {
-            request = request.page(page);
-        }
-        let list = call(request.send())
-            .await
-            .with_context(|| format!("reading the routes of app {app}"))?;
-        routes.extend(list.resources);
-        match list.pagination.and_then(|p| p.next) {
-            Some(next) => page = Some(lists::next_page(&next.href, page.unwrap_or(1))?),
-            None => return Ok(routes),
-        }
-    }
-    anyhow::bail!(
-        "the app's route list goes on beyond {} pages",
-        super::super::MAX_PAGES
-    )
+    lists::all(paged!(client.list_app_routes().guid(app)))
+        .await
+        .with_context(|| format!("reading the routes of app {app}"))
 }
 
 /// The route itself, if it exists (in any space the user can see).
@@ -211,7 +171,7 @@ async fn find_route(client: &Client, route: &Wanted) -> anyhow::Result<Option<Ro
             let mut request = client
                 .list_routes()
                 .domain_guids(domain.clone())
-                .per_page(PER_PAGE);
+                .per_page(lists::PER_PAGE);
             request = match port {
                 Some(port) => request.ports(port.to_string()),
                 None => request.hosts(host.clone()).paths(path.clone()),
