@@ -1,5 +1,7 @@
-//! The control API under `/__sim/`: recorded requests, faults, options, seeded installations
-//! and the apps; it needs no token and is not recorded.
+//! The control API under `/__sim/`: recorded requests, faults, options, seeded installations,
+//! the apps, and the SSH endpoint (`/__sim/ssh`: address and host key,
+//! `/__sim/ssh/known_hosts`, `/__sim/ssh/log`, `/__sim/ssh-users`); it needs no token and is
+//! not recorded.
 
 use std::time::Instant;
 
@@ -86,6 +88,20 @@ pub(crate) fn control(shared: &Shared, request: &Request, too_large: bool) -> Re
         ("GET", ["installations"]) => {
             let bodies = shared.lock().mittwald.installation_bodies(Instant::now());
             Reply::json(200, &Value::Array(bodies))
+        }
+        ("GET", ["ssh"]) => Reply::json(
+            200,
+            &json!({
+                "addr": shared.ssh.addr.to_string(),
+                "host_key": shared.ssh.host_public_key(),
+                "known_hosts": shared.ssh.known_hosts(),
+            }),
+        ),
+        ("GET", ["ssh", "known_hosts"]) => Reply::raw(200, shared.ssh.known_hosts())
+            .with_header("content-type", "text/plain; charset=utf-8"),
+        ("GET", ["ssh", "log"]) => Reply::json(200, &json!(*shared.ssh.log())),
+        ("GET", ["ssh-users"]) => {
+            Reply::json(200, &Value::Array(shared.lock().mittwald.ssh_user_bodies()))
         }
         ("GET", ["cf", "apps"]) => {
             let bodies = shared.lock().cloudfoundry.app_bodies(Instant::now());

@@ -1,5 +1,7 @@
 //! [`SimHandle`]: a running simulator as its caller holds it.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,6 +11,7 @@ use crate::cloudfoundry;
 use crate::faults::Fault;
 use crate::mittwald::SeedInstallation;
 use crate::options::SimOptions;
+use crate::ssh::SshEvent;
 use crate::state::{RecordedRequest, Shared, State};
 
 /// A cheap, cloneable handle on a running simulator.
@@ -140,5 +143,57 @@ impl SimHandle {
             .lock()
             .cloudfoundry
             .downtime(app_guid, Instant::now())
+    }
+
+    /// The simulated mittwald SSH endpoint, `127.0.0.1:PORT`: what a client connects to
+    /// instead of `ssh.<clusterId>.<clusterDomain>:22`.
+    pub fn ssh_addr(&self) -> SocketAddr {
+        self.shared.ssh.addr
+    }
+
+    /// The SSH server's host key, `ssh-ed25519 AAAA…` (made when the simulator started).
+    pub fn ssh_host_key(&self) -> String {
+        self.shared.ssh.host_public_key()
+    }
+
+    /// One OpenSSH known_hosts line for the SSH server, `[127.0.0.1]:PORT ssh-ed25519 AAAA…`
+    /// with a newline (also `GET /__sim/ssh/known_hosts`).
+    pub fn ssh_known_hosts(&self) -> String {
+        self.shared.ssh.known_hosts()
+    }
+
+    /// Every SSH login, refusal and command so far, oldest first.
+    pub fn ssh_log(&self) -> Vec<SshEvent> {
+        self.shared.ssh.log().clone()
+    }
+
+    /// Current SSH user bodies as `GET /v2/ssh-users/{id}` would return them (ignoring the
+    /// consistency delay).
+    pub fn ssh_users(&self) -> Vec<Value> {
+        self.shared.lock().mittwald.ssh_user_bodies()
+    }
+
+    /// The host directory that stands for installation `id`'s (or short id's) directory,
+    /// `directories["Web"]` + `installationPath` of its project's file system, made if
+    /// needed; what an SSH login of it starts in. `None` for an unknown installation.
+    ///
+    /// # Panics
+    /// When the simulator's temporary directory cannot be made.
+    pub fn installation_dir(&self, id: &str) -> Option<PathBuf> {
+        let (project, dir, log_file, job) = {
+            let state = self.shared.lock();
+            state.mittwald.installation_location(&state.options, id)?
+        };
+        let root = self
+            .shared
+            .ssh
+            .files_root()
+            .expect("making the simulator's file directory")
+            .join(project);
+        let real = crate::ssh::host_path(&root, &dir);
+        std::fs::create_dir_all(&real).expect("making the installation's directory");
+        crate::ssh::ensure_log_file(&crate::ssh::host_path(&root, &log_file), &job)
+            .expect("making the app's log file");
+        Some(real)
     }
 }

@@ -16,6 +16,13 @@
 //! acted (`drop_after_processing`), a proxy's HTML page or a broken body (`garbage`), and a
 //! few of each at random (`probability`, seeded by [`SimOptions::seed`]). [`serve_tls`] serves
 //! the same over HTTPS.
+//!
+//! Beside the HTTP server, an SSH server on loopback stands for mittwald's SSH endpoint (see
+//! `ssh/`): logins of the SSH users the API created, each in its installation's directory
+//! of a project file system under a temporary directory, a small command language for
+//! deploys (tar, find, mkdir, rm, mv, ...), the install command in a real `sh -c`, and a
+//! `mittnitectl` that restarts the simulated app process behind
+//! `GET /v2/app-installations/{id}/status`.
 
 pub mod cloudfoundry;
 mod control;
@@ -28,6 +35,7 @@ mod rate;
 mod request;
 mod server;
 mod spool;
+mod ssh;
 mod state;
 mod tls;
 
@@ -39,4 +47,5 @@ pub use options::{
 };
 pub use server::{MAX_BODY_BYTES, run, serve, serve_tls, start_background, start_background_tls};
 pub use spool::RECORDED_UPLOAD_BYTES;
+pub use ssh::SshEvent;
 pub use state::{MAX_RECORDED_REQUESTS, RecordedRequest};

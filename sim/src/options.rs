@@ -48,6 +48,23 @@ pub struct SimOptions {
     /// mittwald: the installation list leaves `X-Pagination-TotalCount` out (a gateway that
     /// drops it), so a client learns the end of the list only from a short or empty page.
     pub installation_total_hidden: bool,
+    /// mittwald: every project's `directories["Web"]`, the directory the web root and each
+    /// installation's `installationPath` live under (the docs always show `/html`; clients must
+    /// read it from `GET /v2/projects/{id}`, not assume it).
+    pub web_dir: String,
+    /// mittwald: how long a new SSH user (or one whose `publicKeys` a PATCH replaced) is refused
+    /// at login after the API answered, as the platform activates users asynchronously
+    /// (deployer-recipes retries 10 times 5 s apart).
+    #[serde(rename = "ssh_activation_ms", with = "millis")]
+    pub ssh_activation: Duration,
+    /// mittwald: how long an app's process stays `stopped` after `mittnitectl job restart`
+    /// before it runs again (or exits, see [`SimOptions::app_exit_code`]).
+    #[serde(rename = "app_restart_ms", with = "millis")]
+    pub app_restart: Duration,
+    /// mittwald: after the next restarts the app's process exits with this code instead of
+    /// running (`state: exited`, `lastExitCode`), as an app whose new code crashes at start.
+    /// `None`: it runs.
+    pub app_exit_code: Option<i32>,
     /// Requests allowed per window (`X-RateLimit-Limit`).
     pub rate_limit: u32,
     /// Length of one rate-limit window.
@@ -149,6 +166,10 @@ impl Default for SimOptions {
             consistency_delay: Duration::from_secs(1),
             installation_page_cap: None,
             installation_total_hidden: false,
+            web_dir: "/html".to_owned(),
+            ssh_activation: Duration::from_millis(1500),
+            app_restart: Duration::from_millis(1000),
+            app_exit_code: None,
             rate_limit: 600,
             rate_window: Duration::from_secs(60),
             cf_users: vec![(
@@ -328,6 +349,10 @@ mod unit {
                 "consistency_delay_ms",
                 "installation_page_cap",
                 "installation_total_hidden",
+                "web_dir",
+                "ssh_activation_ms",
+                "app_restart_ms",
+                "app_exit_code",
                 "rate_limit",
                 "rate_window_ms",
                 "cf_users",

@@ -62,13 +62,23 @@ fn serve_with(
     if addr.ip().is_unspecified() {
         addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
+    // The SSH endpoint listens beside the API, on the same address and a port of its own.
+    let ssh_listener = std::net::TcpListener::bind((listener.local_addr()?.ip(), 0))?;
+    ssh_listener.set_nonblocking(true)?;
+    let mut ssh_addr = ssh_listener.local_addr()?;
+    if ssh_addr.ip().is_unspecified() {
+        ssh_addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    let ssh_listener = tokio::net::TcpListener::from_std(ssh_listener)?;
     let shared = Arc::new(Shared {
         addr,
         log_requests,
         tls: tls.is_some(),
         state: Mutex::new(State::new(options)),
+        ssh: crate::ssh::SshShared::new(ssh_addr)?,
     });
     tokio::spawn(accept_loop(listener, Arc::clone(&shared), tls));
+    crate::ssh::serve(ssh_listener, Arc::clone(&shared));
     Ok(SimHandle { shared })
 }
 
@@ -141,6 +151,11 @@ pub async fn run(listen: SocketAddr, options: SimOptions) -> anyhow::Result<()> 
         cloudfoundry::DEFAULT_CF_CLIENT_SECRET,
         cloudfoundry::DEFAULT_CF_SPACE_GUID,
         cloudfoundry::DEFAULT_CF_ORG_NAME,
+    );
+    eprintln!(
+        "berth sim: mittwald SSH at {} (users from POST /v2/projects/{{id}}/ssh-users, login <user>@<installation short id>; host key: {}/__sim/ssh/known_hosts)",
+        handle.ssh_addr(),
+        handle.url()
     );
     shutdown_signal().await;
     eprintln!("berth sim: stopped");

@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) log_requests: bool,
     pub(crate) tls: bool,
     pub(crate) state: Mutex<State>,
+    /// The simulated mittwald SSH endpoint: its address, host key, files and record.
+    pub(crate) ssh: crate::ssh::SshShared,
 }
 
 impl Shared {

@@ -39,6 +39,10 @@ pub(super) struct Installation {
     pub(super) change: Option<Change>,
     /// When and with which event it was last written; a GET waits for it.
     pub(super) last_write: Option<(Instant, u64)>,
+    /// When the app's process first runs: once the installation is ready.
+    pub(super) ready_at: Instant,
+    /// The last restart `mittnitectl job restart` asked for.
+    pub(super) restart: Option<super::runtime::Restart>,
 }
 
 /// An installation on its way to `ready`; its timing is fixed when the change starts.
@@ -237,6 +241,8 @@ impl Mittwald {
                 current: None,
             }),
             last_write: Some((now, event)),
+            ready_at: now + options.time_to_ready,
+            restart: None,
         };
         let id = installation.id.clone();
         self.installations.push(installation);

@@ -7,17 +7,24 @@
 //! Prism's check against the full vendor spec (`fidelity/prism.sh`).
 //!
 //! Each resource has its module: `apps` (and their versions), `projects`, `installations`
-//! (with `inputs`, `validation` and `pages`), and `seed` for the control API.
+//! (with `inputs`, `validation` and `pages`), `runtime` (the app's process and its status),
+//! `ssh_users` (and the login check of the SSH server, `crate::ssh`), and `seed` for the
+//! control API.
 
 mod apps;
 mod inputs;
 mod installations;
 mod pages;
 mod projects;
+mod runtime;
 mod seed;
+mod ssh_users;
 mod validation;
 
+pub use projects::{CLUSTER_DOMAIN, CLUSTER_ID};
+pub(crate) use runtime::AppState;
 pub use seed::SeedInstallation;
+pub(crate) use ssh_users::SshLogin;
 
 use std::time::{Instant, SystemTime};
 
@@ -52,6 +59,7 @@ pub const WORDPRESS_VERSION_6_8_1_ID: &str = "9cc8936f-bac0-4259-9862-7d02dd47e1
 pub(crate) struct Mittwald {
     projects: Vec<Project>,
     installations: Vec<Installation>,
+    ssh_users: Vec<ssh_users::SshUser>,
     /// Last event id handed out in an `etag`.
     events: u64,
 }
@@ -67,6 +75,12 @@ enum Route<'a> {
     PatchInstallation(&'a str),
     DeleteInstallation(&'a str),
     GetProject(&'a str),
+    AppStatus(&'a str),
+    CreateSshUser(&'a str),
+    ListSshUsers(&'a str),
+    GetSshUser(&'a str),
+    PatchSshUser(&'a str),
+    DeleteSshUser(&'a str),
     /// A deprecated spelling; the platform redirects with 308.
     Moved(String),
 }
@@ -81,6 +95,12 @@ fn route<'a>(method: &str, segments: &[&'a str]) -> Option<Route<'a>> {
             Route::ListInstallations(project)
         }
         ("GET", ["v2", "projects", project]) => Route::GetProject(project),
+        ("GET", ["v2", "app-installations", id, "status"]) => Route::AppStatus(id),
+        ("POST", ["v2", "projects", project, "ssh-users"]) => Route::CreateSshUser(project),
+        ("GET", ["v2", "projects", project, "ssh-users"]) => Route::ListSshUsers(project),
+        ("GET", ["v2", "ssh-users", id]) => Route::GetSshUser(id),
+        ("PATCH", ["v2", "ssh-users", id]) => Route::PatchSshUser(id),
+        ("DELETE", ["v2", "ssh-users", id]) => Route::DeleteSshUser(id),
         ("GET", ["v2", "app-installations", id]) => Route::GetInstallation(id),
         ("PATCH", ["v2", "app-installations", id]) => Route::PatchInstallation(id),
         ("DELETE", ["v2", "app-installations", id]) => Route::DeleteInstallation(id),
@@ -116,7 +136,13 @@ impl Mittwald {
             Route::GetInstallation(id) => self.get(options, request, id, now),
             Route::PatchInstallation(id) => self.patch(options, request, id, now),
             Route::DeleteInstallation(id) => self.delete(id),
-            Route::GetProject(project) => self.get_project(project),
+            Route::GetProject(project) => self.get_project(options, project),
+            Route::AppStatus(id) => self.app_status(id, now),
+            Route::CreateSshUser(project) => self.create_ssh_user(options, request, project, now),
+            Route::ListSshUsers(project) => self.list_ssh_users(request, project),
+            Route::GetSshUser(id) => self.get_ssh_user(options, id, now),
+            Route::PatchSshUser(id) => self.patch_ssh_user(options, request, id, now),
+            Route::DeleteSshUser(id) => self.delete_ssh_user(id),
             Route::Moved(path) => {
                 let location = if request.raw_query.is_empty() {
                     path

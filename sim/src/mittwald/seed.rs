@@ -80,6 +80,10 @@ impl Mittwald {
             )
         })?;
         let phase = seed.phase.unwrap_or_else(|| "ready".to_owned());
+        let ready_at = match phase.as_str() {
+            "ready" | "disabled" => now,
+            _ => now + options.time_to_ready,
+        };
         let change = match phase.as_str() {
             "ready" | "disabled" => None,
             other => Some(Change {
@@ -107,6 +111,8 @@ impl Mittwald {
             disabled: phase == "disabled",
             change,
             last_write: None,
+            ready_at,
+            restart: None,
         };
         let id = installation.id.clone();
         self.installations.push(installation);
