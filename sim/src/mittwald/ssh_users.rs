@@ -14,7 +14,9 @@ use russh::keys::PublicKey;
 use serde_json::{Map, Value, json};
 
 use super::pages::Page;
-use super::validation::{Invalid, optional_string, parse_object, required_string, validation_failed};
+use super::validation::{
+    Invalid, optional_string, parse_object, required_string, validation_failed,
+};
 use super::{Mittwald, not_found, now_rfc3339, random_alnum};
 use crate::options::SimOptions;
 use crate::request::{Reply, Request};
@@ -126,9 +128,7 @@ impl Mittwald {
                     public_keys(keys, ".authentication.publicKeys", &mut problems),
                     false,
                 ),
-                (None, Some(Value::String(password))) if password.len() <= 72 => {
-                    (Vec::new(), true)
-                }
+                (None, Some(Value::String(password))) if password.len() <= 72 => (Vec::new(), true),
                 _ => {
                     problems.push(Invalid::new(
                         ".authentication",

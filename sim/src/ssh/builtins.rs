@@ -203,7 +203,10 @@ fn mkdir(jail: &Jail, args: &[String]) -> Output {
         if let Err(error) = made {
             output.error(
                 1,
-                format!("mkdir: cannot create directory '{dir}': {}", describe(&error)),
+                format!(
+                    "mkdir: cannot create directory '{dir}': {}",
+                    describe(&error)
+                ),
             );
         }
     }
@@ -211,12 +214,7 @@ fn mkdir(jail: &Jail, args: &[String]) -> Output {
 }
 
 fn rm(jail: &Jail, args: &[String]) -> Output {
-    let (found, paths) = match flags(
-        "rm",
-        args,
-        "rRf",
-        &[("recursive", 'r'), ("force", 'f')],
-    ) {
+    let (found, paths) = match flags("rm", args, "rRf", &[("recursive", 'r'), ("force", 'f')]) {
         Ok(parsed) => parsed,
         Err(output) => return output,
     };
@@ -251,7 +249,10 @@ fn rm(jail: &Jail, args: &[String]) -> Output {
             Ok(_) => std::fs::remove_file(&real),
         };
         if let Err(error) = removed {
-            output.error(1, format!("rm: cannot remove '{path}': {}", describe(&error)));
+            output.error(
+                1,
+                format!("rm: cannot remove '{path}': {}", describe(&error)),
+            );
         }
     }
     output
@@ -277,7 +278,11 @@ fn mv(jail: &Jail, args: &[String]) -> Output {
     let mut output = Output::default();
     for source in sources {
         let destination = if into {
-            let name = source.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            let name = source
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
             format!("{}/{name}", jail.resolve(target))
         } else {
             jail.resolve(target)
@@ -343,7 +348,10 @@ fn tar(jail: &Jail, args: &[String], input: Option<Receiver<Bytes>>) -> Output {
                 "no-same-owner" | "overwrite" | "unlink-first" | "no-same-permissions" => {}
                 "file" | "directory" => {
                     let Some(value) = value.or_else(|| iter.next()) else {
-                        return Output::fail(2, format!("tar: option '--{name}' requires an argument"));
+                        return Output::fail(
+                            2,
+                            format!("tar: option '--{name}' requires an argument"),
+                        );
                     };
                     if name == "file" {
                         file = Some(value);
@@ -351,7 +359,12 @@ fn tar(jail: &Jail, args: &[String], input: Option<Receiver<Bytes>>) -> Output {
                         directory = Some(value);
                     }
                 }
-                _ => return Output::fail(2, format!("tar: unrecognized option '--{name}' (not simulated)")),
+                _ => {
+                    return Output::fail(
+                        2,
+                        format!("tar: unrecognized option '--{name}' (not simulated)"),
+                    );
+                }
             }
         } else if let Some(letters) = arg.strip_prefix('-').filter(|l| !l.is_empty()) {
             for letter in letters.chars() {
@@ -364,7 +377,10 @@ fn tar(jail: &Jail, args: &[String], input: Option<Receiver<Bytes>>) -> Output {
                     'o' | 'U' => {}
                     'f' | 'C' => {
                         let Some(value) = iter.next() else {
-                            return Output::fail(2, format!("tar: option requires an argument -- '{letter}'"));
+                            return Output::fail(
+                                2,
+                                format!("tar: option requires an argument -- '{letter}'"),
+                            );
                         };
                         if letter == 'f' {
                             file = Some(value);
@@ -373,12 +389,20 @@ fn tar(jail: &Jail, args: &[String], input: Option<Receiver<Bytes>>) -> Output {
                         }
                     }
                     other => {
-                        return Output::fail(2, format!("tar: invalid option -- '{other}' (not simulated)"));
+                        return Output::fail(
+                            2,
+                            format!("tar: invalid option -- '{other}' (not simulated)"),
+                        );
                     }
                 }
             }
         } else {
-            return Output::fail(2, format!("tar: {arg}: member names are not simulated (the whole archive is extracted)"));
+            return Output::fail(
+                2,
+                format!(
+                    "tar: {arg}: member names are not simulated (the whole archive is extracted)"
+                ),
+            );
         }
     }
     if !extract {
@@ -392,7 +416,9 @@ fn tar(jail: &Jail, args: &[String], input: Option<Receiver<Bytes>>) -> Output {
     if !real.is_dir() {
         return Output::fail(
             2,
-            format!("tar: {target}: Cannot open: No such file or directory\ntar: Error is not recoverable: exiting now"),
+            format!(
+                "tar: {target}: Cannot open: No such file or directory\ntar: Error is not recoverable: exiting now"
+            ),
         );
     }
     let stream = StreamReader {
@@ -419,11 +445,17 @@ fn tar(jail: &Jail, args: &[String], input: Option<Receiver<Bytes>>) -> Output {
         let mut entry = match entry {
             Ok(entry) => entry,
             Err(error) => {
-                output.error(2, format!("tar: {error}\ntar: Error is not recoverable: exiting now"));
+                output.error(
+                    2,
+                    format!("tar: {error}\ntar: Error is not recoverable: exiting now"),
+                );
                 return output;
             }
         };
-        let name = entry.path().map(|p| p.display().to_string()).unwrap_or_default();
+        let name = entry
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         match entry.unpack_in(&real) {
             Ok(true) => {
                 if verbose {
@@ -485,9 +517,13 @@ fn find(jail: &Jail, args: &[String]) -> Output {
                 }
                 "-type" => {
                     let text = value(arg)?;
-                    let letters: Vec<char> = text.split(',').filter_map(|t| t.chars().next()).collect();
+                    let letters: Vec<char> =
+                        text.split(',').filter_map(|t| t.chars().next()).collect();
                     if letters.iter().any(|l| !matches!(l, 'f' | 'd' | 'l')) {
-                        return Err(Output::fail(1, format!("find: -type {text} is not simulated (f, d, l)")));
+                        return Err(Output::fail(
+                            1,
+                            format!("find: -type {text} is not simulated (f, d, l)"),
+                        ));
                     }
                     types = Some(letters);
                 }
@@ -499,7 +535,10 @@ fn find(jail: &Jail, args: &[String]) -> Output {
                     let braces = value(arg)?;
                     let end = value(arg)?;
                     if program != "sha256sum" || braces != "{}" || !(end == "+" || end == ";") {
-                        return Err(Output::fail(1, "find: only -exec sha256sum {} + (or ;) is simulated"));
+                        return Err(Output::fail(
+                            1,
+                            "find: only -exec sha256sum {} + (or ;) is simulated",
+                        ));
                     }
                     actions.push(Action::Sha256);
                 }
@@ -553,7 +592,9 @@ fn find(jail: &Jail, args: &[String]) -> Output {
                         Ok(hex) => output
                             .out
                             .extend_from_slice(format!("{hex}  {shown}\n").as_bytes()),
-                        Err(error) => output.error(1, format!("sha256sum: {shown}: {}", describe(&error))),
+                        Err(error) => {
+                            output.error(1, format!("sha256sum: {shown}: {}", describe(&error)))
+                        }
                     },
                 }
             }
@@ -638,7 +679,12 @@ fn printf(
                 Some('t') => line.push(b'\t'),
                 Some('0') => line.push(0),
                 Some('\\') => line.push(b'\\'),
-                other => return Err(format!("find: unrecognized escape `\\{}'", other.unwrap_or(' '))),
+                other => {
+                    return Err(format!(
+                        "find: unrecognized escape `\\{}'",
+                        other.unwrap_or(' ')
+                    ));
+                }
             },
             '%' => {
                 let directive = chars.next();
@@ -660,7 +706,9 @@ fn printf(
                     Some('d') => depth.to_string(),
                     Some('T') => {
                         if chars.next() != Some('@') {
-                            return Err("find: only %T@ of the %T directives is simulated".to_owned());
+                            return Err(
+                                "find: only %T@ of the %T directives is simulated".to_owned()
+                            );
                         }
                         let mtime = meta
                             .modified()
@@ -778,11 +826,16 @@ fn tail(jail: &Jail, args: &[String]) -> Output {
                 } else {
                     starts[starts.len().saturating_sub(lines)]
                 };
-                output.out.extend_from_slice(&bytes[from.min(bytes.len())..]);
+                output
+                    .out
+                    .extend_from_slice(&bytes[from.min(bytes.len())..]);
             }
             Err(error) => output.error(
                 1,
-                format!("tail: cannot open '{file}' for reading: {}", describe(&error)),
+                format!(
+                    "tail: cannot open '{file}' for reading: {}",
+                    describe(&error)
+                ),
             ),
         }
     }
@@ -810,10 +863,18 @@ where
     E: AsyncWrite + Unpin + Send,
 {
     let (Some("job"), Some(action)) = (args.first().map(String::as_str), args.get(1)) else {
-        return failed(err, "only `mittnitectl job restart|start` is simulated".to_owned()).await;
+        return failed(
+            err,
+            "only `mittnitectl job restart|start` is simulated".to_owned(),
+        )
+        .await;
     };
     if action != "restart" && action != "start" {
-        return failed(err, format!("mittnitectl job {action} is not simulated (restart, start)")).await;
+        return failed(
+            err,
+            format!("mittnitectl job {action} is not simulated (restart, start)"),
+        )
+        .await;
     }
     let mut wait = false;
     let mut wait_for = Duration::from_secs(5);
@@ -833,16 +894,23 @@ where
             job = Some(arg.clone());
             continue;
         } else {
-            return failed(err, format!("accepts at most 1 arg(s), received {}", args.len() - 2)).await;
+            return failed(
+                err,
+                format!("accepts at most 1 arg(s), received {}", args.len() - 2),
+            )
+            .await;
         };
         // Go's time.ParseDuration: a unit is required ("60s", "1m30s", "500ms").
         match duration.as_deref().map(humantime::parse_duration) {
             Some(Ok(duration)) => wait_for = duration,
             _ => {
-                return failed(err, format!(
-                    "invalid argument {:?} for \"--wait-for\" flag: time: invalid duration",
-                    duration.unwrap_or_default()
-                ))
+                return failed(
+                    err,
+                    format!(
+                        "invalid argument {:?} for \"--wait-for\" flag: time: invalid duration",
+                        duration.unwrap_or_default()
+                    ),
+                )
                 .await;
             }
         }
@@ -879,9 +947,9 @@ where
     if let Some((_, exit_code)) = restarted {
         let mut lines = format!("[berth-sim] job {name} stopped ({action})\n");
         match exit_code {
-            Some(code) => lines.push_str(&format!(
-                "[berth-sim] job {name} exited with code {code}\n"
-            )),
+            Some(code) => {
+                lines.push_str(&format!("[berth-sim] job {name} exited with code {code}\n"))
+            }
             None => lines.push_str(&format!("[berth-sim] job {name} started\n")),
         }
         let log = context.jail.real(&normalize("/", &context.login.log_file));
@@ -894,7 +962,11 @@ where
     if !wait {
         return 0;
     }
-    let verb = if action == "restart" { "restart" } else { "start" };
+    let verb = if action == "restart" {
+        "restart"
+    } else {
+        "start"
+    };
     let _ = out
         .write_all(format!("🕑 waiting for job {name} to {verb}\n").as_bytes())
         .await;
@@ -919,7 +991,8 @@ where
         if began.elapsed() > wait_for {
             let _ = out
                 .write_all(
-                    format!("❌ timeout waiting for job {name} to reach desired state\n").as_bytes(),
+                    format!("❌ timeout waiting for job {name} to reach desired state\n")
+                        .as_bytes(),
                 )
                 .await;
             return 1;

@@ -90,10 +90,7 @@ impl SshShared {
 
     /// The host's public key, `ssh-ed25519 AAAA…`.
     pub(crate) fn host_public_key(&self) -> String {
-        self.host_key
-            .public_key()
-            .to_openssh()
-            .unwrap_or_default()
+        self.host_key.public_key().to_openssh().unwrap_or_default()
     }
 
     /// One OpenSSH known_hosts line for the server: `[127.0.0.1]:PORT ssh-ed25519 AAAA…`.
@@ -229,7 +226,9 @@ impl russh::server::Handler for Connection {
     ) -> Result<Auth, Self::Error> {
         match self.check(user, key.public_key) {
             Ok(login) => {
-                self.shared.ssh.record(user, "login", &login.installation_dir);
+                self.shared
+                    .ssh
+                    .record(user, "login", &login.installation_dir);
                 self.login = Some((user.to_owned(), login));
                 Ok(Auth::Accept)
             }
@@ -298,7 +297,12 @@ impl russh::server::Handler for Connection {
 
 /// Runs `line` on `channel` and answers with its exit status; `None` when the client closed
 /// the channel (or the connection) first, which ends the command.
-async fn exec(shared: &Arc<Shared>, login: SshLogin, channel: Channel<Msg>, line: &str) -> Option<u32> {
+async fn exec(
+    shared: &Arc<Shared>,
+    login: SshLogin,
+    channel: Channel<Msg>,
+    line: &str,
+) -> Option<u32> {
     let (mut read, write) = channel.split();
     let (input, stdin) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
     let (closed_tx, mut closed) = tokio::sync::watch::channel(false);

@@ -56,7 +56,10 @@ struct Token {
 enum Kind {
     /// A word after quote removal; `plain` when it held no expansion (`$`, backquote, glob,
     /// leading `~`) outside single quotes.
-    Word { text: String, plain: bool },
+    Word {
+        text: String,
+        plain: bool,
+    },
     And,
     /// Any other operator: `;`, `|`, `||`, `&`, `<`, `>`, `(`, `)`, a newline.
     Other(String),
@@ -80,7 +83,11 @@ fn tokenize(line: &str) -> Result<Vec<Token>, String> {
                 op.push(next);
                 chars.next();
             }
-            let kind = if op == "&&" { Kind::And } else { Kind::Other(op) };
+            let kind = if op == "&&" {
+                Kind::And
+            } else {
+                Kind::Other(op)
+            };
             tokens.push(Token { kind, start });
             continue;
         }
@@ -175,9 +182,7 @@ where
     let mut status = 0;
     for segment in tokens.split(|token| token.kind == Kind::And) {
         let Some(first) = segment.first() else {
-            let _ = err
-                .write_all(b"berth-sim: syntax error near `&&'\n")
-                .await;
+            let _ = err.write_all(b"berth-sim: syntax error near `&&'\n").await;
             return 2;
         };
         let name = match &first.kind {
@@ -199,9 +204,10 @@ where
                 Kind::And => {}
             }
         }
-        if name != "tar" && name != "cd" {
-            // Only tar reads the client's stream; nothing may block it meanwhile.
-            stdin = None;
+        if name == "mittnitectl" {
+            // Only tar reads the client's stream; a command that waits must not hold it, or
+            // the client's data backs up in front of its close.
+            drop(stdin.take());
         }
         status = builtins::run(&mut context, &args, &mut stdin, out, err).await;
         if status != 0 {
