@@ -38,6 +38,12 @@ const MITTWALD_OPERATIONS: &[&str] = &[
     "app-list-appinstallations",
     "app-patch-appinstallation",
     "app-uninstall-appinstallation",
+    // The deploy (issue 14): where to, who, and whether the app runs again.
+    "project-get-project",
+    "ssh-user-create-ssh-user",
+    "ssh-user-list-ssh-users",
+    "ssh-user-delete-ssh-user",
+    "app-retrieve-status",
 ];
 
 /// Operations that may be the first read after a write: they accept `if-event-reached`.
@@ -381,6 +387,30 @@ fn open_node(map: &mut Map<String, Value>) {
         map.remove("additionalProperties");
     }
     map.remove("uniqueItems");
+    drop_deprecated_twins(map);
+}
+
+/// A deprecated property whose name differs from a current one's only in case (mittwald's
+/// project has `clusterID`, deprecated by `clusterId`) would collide once snake_cased: the
+/// deprecated one goes, so that the field keeps the name the spec recommends.
+fn drop_deprecated_twins(map: &mut Map<String, Value>) {
+    let Some(Value::Object(properties)) = map.get_mut("properties") else {
+        return;
+    };
+    let deprecated = |p: &Value| p.get("deprecated") == Some(&Value::Bool(true));
+    let twins: Vec<String> = properties
+        .iter()
+        .filter(|(name, schema)| {
+            deprecated(schema)
+                && properties.iter().any(|(other, s)| {
+                    other != *name && !deprecated(s) && other.eq_ignore_ascii_case(name)
+                })
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in twins {
+        properties.remove(&name);
+    }
 }
 
 /// Response schemas keep only the required fields berth relies on, at every depth.
