@@ -1,6 +1,7 @@
 //! mittwald: resolve the app and version, find the installation this pipeline made before,
 //! then create it, bring it to the given settings, or leave it; and wait until it is ready.
 
+pub mod deploy;
 pub mod plan;
 mod resolve;
 
