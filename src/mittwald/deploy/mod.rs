@@ -108,6 +108,8 @@ impl Deployer<'_> {
                 (session, None)
             }
             None => {
+                // The host is checked before a user is made for it: an impostor gets nothing.
+                self.probe(&target.endpoint, &known, &target.short_id).await?;
                 users::sweep(self.client, self.project).await;
                 let user = users::create(
                     self.client,
@@ -227,6 +229,20 @@ impl Deployer<'_> {
         })
     }
 
+    /// Checks the endpoint's host key with a throwaway key that no user has: a refused login
+    /// is the expected answer, from the right host.
+    async fn probe(&self, endpoint: &Endpoint, known: &KnownHosts, short_id: &str) -> Result<(), Failure> {
+        let key = Arc::new(ssh::generate_key());
+        match self.connect(endpoint, known, &format!("berth-check@{short_id}"), key, false).await {
+            Ok(session) => {
+                session.close().await;
+                Ok(())
+            }
+            Err(Failure::Platform(e)) if e.downcast_ref::<Refused>().is_some() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Logs in; a temporary user's key is retried while the platform activates the user.
     async fn connect(
         &self,
@@ -283,10 +299,11 @@ impl Deployer<'_> {
                     .into());
                 }
                 Err(ConnectError::Rejected) => {
-                    return Err(anyhow!(
-                        "the SSH endpoint {endpoint} refused the key of BERTH_SSH_PRIVATE_KEY for user {user}: is it the user's key, and the user's project this one?"
-                    )
-                    .into());
+                    return Err(anyhow::Error::new(Refused)
+                        .context(format!(
+                            "the SSH endpoint {endpoint} refused the key of BERTH_SSH_PRIVATE_KEY for user {user}: is it the user's key, and the user's project this one?"
+                        ))
+                        .into());
                 }
                 Err(ConnectError::Io(e)) => {
                     return Err(e
@@ -560,6 +577,18 @@ impl Deployer<'_> {
             .with_context(|| format!("reading the app status of installation {id}"))
     }
 }
+
+/// A login the endpoint refused.
+#[derive(Debug)]
+struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the login was refused")
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// An app that is `exited`, or not running when the restart's wait is over.
 #[derive(Debug)]
