@@ -68,9 +68,14 @@ pub fn plan(
     on_existing: OnExisting,
     wait: bool,
 ) -> Result<(Vec<Step>, Vec<String>), Exists> {
+    // `reuse` leaves an existing installation as it is: no settings and no code change.
+    let reused = existing.is_some() && on_existing == OnExisting::Reuse;
     let deploy = wanted.target.deploy.is_some();
-    let (mut steps, notes) = settings(existing, wanted, on_existing, wait || deploy)?;
-    if deploy {
+    let (mut steps, mut notes) =
+        settings(existing, wanted, on_existing, wait || (deploy && !reused))?;
+    if deploy && reused {
+        notes.push("BERTH_PATH is not deployed: BERTH_ON_EXISTING=reuse changes no code".into());
+    } else if deploy {
         steps.push(Step::Deploy);
     }
     Ok((steps, notes))
