@@ -981,4 +981,138 @@ UeYcEouzX1/9DTvA==
         assert_eq!(order.len(), russh::Preferred::DEFAULT.key.len());
         assert_eq!(host_key_order(&[]), russh::Preferred::DEFAULT.key.to_vec());
     }
+
+    /// A throwaway 2048-bit RSA host key (`ssh-keygen -t rsa -N ""`), for the server below.
+    const RSA_HOST_KEY: &str = r"-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAABFwAAAAdzc2gtcn
+NhAAAAAwEAAQAAAQEAwX+GwbpbCG01jxy8ggJu+wWY3wWGM1XEBnggTcCX6pTlFrkYrtvY
+UCvG2/tJ1Ukfb8xL5gvQMkV0T3q4LnQQXpRU7/PBLqH6OwH95xict77S/seFpT2xoIkbth
+aBp5EOSBNmObhAbomb5IZ66MbpRZNSlUwXawysKGAOdey23wFwxKweB6JxfA7kR9PN1xlX
+emGaGpzdetmP69nx43iNbt9mbkQjIYB0hGuLkeQngwBpyynwR89ReT010e8w1c2IdGzw6X
+eEKAVh76xEhdLPu+HF0bR2uwCLU6O/yXmIbPrk5LIaq/QvOyQhqUILWK7NRR7+Qj8oBuj3
+pLoh0DQCswAAA7iu26Lrrtui6wAAAAdzc2gtcnNhAAABAQDBf4bBulsIbTWPHLyCAm77BZ
+jfBYYzVcQGeCBNwJfqlOUWuRiu29hQK8bb+0nVSR9vzEvmC9AyRXRPergudBBelFTv88Eu
+ofo7Af3nGJy3vtL+x4WlPbGgiRu2FoGnkQ5IE2Y5uEBuiZvkhnroxulFk1KVTBdrDKwoYA
+517LbfAXDErB4HonF8DuRH083XGVd6YZoanN162Y/r2fHjeI1u32ZuRCMhgHSEa4uR5CeD
+AGnLKfBHz1F5PTXR7zDVzYh0bPDpd4QoBWHvrESF0s+74cXRtHa7AItTo7/JeYhs+uTksh
+qr9C87JCGpQgtYrs1FHv5CPygG6PekuiHQNAKzAAAAAwEAAQAAAQAMmq7/fZEiemKrwNZy
+rY/nIBU2Kdj1DRgox7hq+CmtKSfHFCWMdluf1Uot2C+WCh5XHPqwsIJOVAHgj4Dh3cOXNZ
+hWzQz/aaOwJlAQtqS2v2JlIEAPZHZmm6fHc63caXGBtmnJRrxDtwkFmND2ysY1NwSBHyTD
+X17zflZSzimXWxama7+1aoiVZvF6LIymPZfzWBDVjNepOx5TVsCRtGyrcPYDsvrjsuuQLR
+f+gTrkTSTmKPysrqHELUHojC7t0H65jYzRZWgEXVarbXsJ9Mt/C5eOwDLnWQXtmg9WUCbp
+6t12CyiY6Ei45wk7HsgvvIWf0pzResZqWF6WmEfIV6MBAAAAgQCJKIwDRPXxMseFK83/m4
+TChxxTCi5aEC0hDXkmmcl41m2iOt+M7B/BJNiH5MK2sBmlpKPGfSyVg7e9AiClD21dAhIZ
+7aOmpp5AvAhNZYIFavhkD7Vduhc435NIvP0Gy9GZfvLtbQB31czYirguEe9xqsgo2Fi36C
+93MLZT20R+fQAAAIEA5vKU2xj4URQvWh/cXjSEyS8Xx74KpWqMu4M5trDeFHISw1c9SB06
+RF4Jsbhn/DErT+i1vjBGIVPEbIVli3vr7XjPRMs1rq2sSjFkRWVaEtupdDUjFJL1f2OssG
+CewVyOBDVboHmlOurCww1CajIX2ONxrhl2EUX+zO5BocFxc4EAAACBANZ8+TXKIUgMRY0W
+ZQG6UA/Ttni70YgdkOtJ6wQPdoegpuPvVC2NAsTsPA+5Y55swWt7US9LFt0ab7nmKwyOBv
+4bFQt4InI+9YuN0Zflp116RTxNfFsMKaxfQ9Jmi+g4y+cqtpD65+SXZWEeXdHQImqtGf7H
+PkVmnfPYTNJLmgAzAAAAAAEC
+-----END OPENSSH PRIVATE KEY-----
+";
+
+    /// A bare russh server with an RSA host key that signs with SHA-2 only (like mittwald's
+    /// OpenSSH): it takes any client key, echoes an exec's command on stdout and answers
+    /// with status 7, or with the signal KILL for the command `die`.
+    struct RsaServer {
+        channels: Vec<russh::Channel<russh::server::Msg>>,
+    }
+
+    impl russh::server::Handler for RsaServer {
+        type Error = russh::Error;
+
+        async fn auth_publickey(
+            &mut self,
+            _user: &str,
+            _key: russh::server::VerifiedPublicKey<'_>,
+        ) -> Result<russh::server::Auth, Self::Error> {
+            Ok(russh::server::Auth::Accept)
+        }
+
+        async fn channel_open_session(
+            &mut self,
+            channel: russh::Channel<russh::server::Msg>,
+            reply: russh::server::ChannelOpenHandle,
+            _session: &mut russh::server::Session,
+        ) -> Result<(), Self::Error> {
+            self.channels.push(channel);
+            reply.accept().await;
+            Ok(())
+        }
+
+        async fn exec_request(
+            &mut self,
+            channel: russh::ChannelId,
+            data: &[u8],
+            session: &mut russh::server::Session,
+        ) -> Result<(), Self::Error> {
+            session.channel_success(channel)?;
+            if data == b"die" {
+                session.exit_signal_request(channel, Sig::KILL, false, "", "")?;
+            } else {
+                session.data(channel, data.to_vec())?;
+                session.exit_status_request(channel, 7)?;
+            }
+            session.eof(channel)?;
+            session.close(channel)?;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_rsa_host_key_is_checked_with_sha2_signatures() {
+        let host_key = PrivateKey::from_openssh(RSA_HOST_KEY).unwrap();
+        let known_line = host_key.public_key().to_openssh().unwrap();
+        let config = Arc::new(russh::server::Config {
+            keys: vec![host_key],
+            preferred: russh::Preferred {
+                key: std::borrow::Cow::Borrowed(&[
+                    Algorithm::Rsa {
+                        hash: Some(HashAlg::Sha512),
+                    },
+                    Algorithm::Rsa {
+                        hash: Some(HashAlg::Sha256),
+                    },
+                ]),
+                ..russh::Preferred::default()
+            },
+            auth_rejection_time: Duration::ZERO,
+            ..russh::server::Config::default()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let handler = RsaServer {
+                    channels: Vec::new(),
+                };
+                let config = Arc::clone(&config);
+                tokio::spawn(async move {
+                    if let Ok(session) = russh::server::run_stream(config, stream, handler).await {
+                        let _ = session.await;
+                    }
+                });
+            }
+        });
+        let endpoint = Endpoint::parse(&format!("127.0.0.1:{port}")).unwrap();
+        let known = KnownHosts::parse(&format!("[127.0.0.1]:{port} {known_line}\n"), "T").unwrap();
+        let session = Session::connect(
+            &endpoint,
+            &known,
+            "anyone",
+            Arc::new(generate_key()),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        let out = session.output("hello").await.unwrap();
+        assert_eq!((out.status, out.stdout.as_slice()), (7, &b"hello"[..]));
+        let error = session.output("die").await.unwrap_err();
+        assert!(
+            error.to_string().contains("killed by signal KILL"),
+            "{error:#}"
+        );
+        session.close().await;
+    }
 }
