@@ -265,7 +265,7 @@ fn deploy(raw: &Raw, p: &mut Problems) -> Option<Deploy> {
                 }),
                 Err(problem) => {
                     // Never echo the key: the problem names what is wrong, not the text.
-                    p.invalid("BERTH_SSH_PRIVATE_KEY", problem);
+                    p.invalid("BERTH_SSH_PRIVATE_KEY", format!("the key {problem}"));
                     None
                 }
             }
