@@ -221,8 +221,7 @@ pub enum RemoteKind {
 pub fn parse_listing(out: &[u8]) -> Result<Remote> {
     let mut fields = out.split(|&b| b == 0);
     let mut entries = BTreeMap::new();
-    loop {
-        let Some(kind) = fields.next() else { break };
+    while let Some(kind) = fields.next() {
         if kind.is_empty() {
             // The end: the last field's NUL leaves one empty piece.
             if fields.next().is_none() {
@@ -509,7 +508,7 @@ pub fn tar_stream(
     local: &Local,
     delta: &Delta,
 ) -> (
-    impl AsyncRead + Send + 'static,
+    impl AsyncRead + Unpin + Send + 'static,
     JoinHandle<std::io::Result<u64>>,
 ) {
     let items: Vec<Item> = delta
@@ -725,4 +724,526 @@ pub fn commit_commands(
 pub fn delete_commands(deploy_path: &str, paths: &[String]) -> Vec<String> {
     let prefix = format!("cd {} && rm -r -f --", quote(deploy_path));
     chunked(&prefix, " ", paths.iter().map(|path| quote(path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ignore::gitignore::GitignoreBuilder;
+    use std::os::unix::fs::symlink;
+    use tokio::io::AsyncReadExt as _;
+
+    fn excluding(dir: &Path, patterns: &[&str]) -> Gitignore {
+        let mut builder = GitignoreBuilder::new(dir);
+        for pattern in patterns {
+            builder.add_line(None, pattern).unwrap();
+        }
+        builder.build().unwrap()
+    }
+
+    fn write(dir: &Path, path: &str, body: &[u8], mode: u32) {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, body).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn set_mode(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// The simulator's tokenizer rules (sim/src/ssh/shell.rs) for a line of built-ins: only
+    /// plain words (no expansion outside single quotes) joined by `&&`; every command a
+    /// built-in. Returns the words of each command.
+    fn sim_words(line: &str) -> Vec<Vec<String>> {
+        let mut commands = vec![Vec::new()];
+        let mut chars = line.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            if c == ' ' || c == '\t' {
+                chars.next();
+                continue;
+            }
+            if matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '\n') {
+                chars.next();
+                assert!(
+                    c == '&' && chars.next() == Some('&'),
+                    "operator {c:?} in {line:?}"
+                );
+                commands.push(Vec::new());
+                continue;
+            }
+            let mut word = String::new();
+            let mut first = true;
+            while let Some(&c) = chars.peek() {
+                match c {
+                    ' ' | '\t' | ';' | '|' | '&' | '<' | '>' | '(' | ')' | '\n' => break,
+                    '\'' => {
+                        chars.next();
+                        for c in chars.by_ref() {
+                            if c == '\'' {
+                                break;
+                            }
+                            word.push(c);
+                        }
+                    }
+                    '\\' => {
+                        chars.next();
+                        word.push(chars.next().unwrap());
+                    }
+                    c => {
+                        chars.next();
+                        assert!(
+                            !matches!(c, '$' | '`' | '*' | '?' | '[' | '"') && !(first && c == '~'),
+                            "unquoted {c:?} in {line:?}"
+                        );
+                        word.push(c);
+                    }
+                }
+                first = false;
+            }
+            commands.last_mut().unwrap().push(word);
+        }
+        const BUILTINS: &[&str] = &["cd", "mkdir", "rm", "mv", "tar", "find", "sha256sum"];
+        for command in &commands {
+            assert!(
+                command
+                    .first()
+                    .is_some_and(|name| BUILTINS.contains(&name.as_str())),
+                "not a built-in: {command:?} in {line:?}"
+            );
+        }
+        commands
+    }
+
+    fn assert_valid(commands: &[String]) {
+        for command in commands {
+            assert!(command.len() < 64 * 1024, "{} bytes", command.len());
+            sim_words(command);
+        }
+    }
+
+    #[test]
+    fn quoting_survives_both_shells() {
+        assert_eq!(quote("plain"), "'plain'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        let nasty = "a b'c\"d$e`f*g?[h]\\i\nj~k;l|m&&n";
+        assert_eq!(sim_words(&format!("cd {}", quote(nasty)))[0][1], nasty);
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("printf %s {}", quote(nasty)))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), nasty);
+    }
+
+    #[test]
+    fn scan_walks_without_excluded_paths_with_modes_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "b/run.sh", b"#!/bin/sh\n", 0o755);
+        write(root, "a.txt", b"hello", 0o640);
+        write(root, "node_modules/x/y.js", b"x", 0o644);
+        write(root, "logs/today.log", b"x", 0o644);
+        set_mode(&root.join("b"), 0o750);
+        symlink("b/run.sh", root.join("link")).unwrap();
+        symlink("nowhere", root.join("dangling")).unwrap();
+        let local = scan(root, &excluding(root, &["node_modules", "*.log"])).unwrap();
+        let got: Vec<(&str, &Kind)> = local
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), &e.kind))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "a.txt",
+                    &Kind::File {
+                        size: 5,
+                        mode: 0o640
+                    }
+                ),
+                ("b", &Kind::Dir { mode: 0o750 }),
+                (
+                    "b/run.sh",
+                    &Kind::File {
+                        size: 10,
+                        mode: 0o755
+                    }
+                ),
+                (
+                    "dangling",
+                    &Kind::Symlink {
+                        target: "nowhere".into()
+                    }
+                ),
+                (
+                    "link",
+                    &Kind::Symlink {
+                        target: "b/run.sh".into()
+                    }
+                ),
+                ("logs", &Kind::Dir { mode: 0o755 }),
+            ]
+        );
+        assert_eq!(local.files(), 2);
+        assert_eq!(local.bytes(), 15);
+    }
+
+    #[test]
+    fn scan_refuses_special_files_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "ok.txt", b"", 0o644);
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("app.sock")).unwrap();
+        let error = scan(dir.path(), &excluding(dir.path(), &[])).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("app.sock: a socket"),
+            "{error:#}"
+        );
+        // Excluded, it is no problem.
+        assert!(scan(dir.path(), &excluding(dir.path(), &["*.sock"])).is_ok());
+    }
+
+    fn listing(entries: &[(&str, &str, &str, &str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (kind, mode, size, path, target) in entries {
+            for field in [kind, mode, size, path, target] {
+                out.extend_from_slice(field.as_bytes());
+                out.push(0);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn listing_parses_any_name() {
+        let out = listing(&[
+            ("d", "755", "4096", "my dir", ""),
+            ("f", "644", "12", "my dir/it's \"new\"\nline.txt", ""),
+            ("l", "777", "7", "current", "my dir/x"),
+            ("f", "4755", "0", "suid", ""),
+            ("p", "644", "0", "fifo", ""),
+        ]);
+        let remote = parse_listing(&out).unwrap();
+        assert_eq!(remote.entries.len(), 5);
+        assert_eq!(
+            remote.entries["my dir/it's \"new\"\nline.txt"],
+            RemoteEntry {
+                kind: RemoteKind::File,
+                mode: 0o644,
+                size: 12,
+                target: None
+            }
+        );
+        assert_eq!(
+            remote.entries["current"].target.as_deref(),
+            Some("my dir/x")
+        );
+        assert_eq!(remote.entries["suid"].mode, 0o4755);
+        assert_eq!(remote.entries["fifo"].kind, RemoteKind::Other);
+        assert_eq!(parse_listing(b"").unwrap(), Remote::default());
+        assert!(parse_listing(&out[..out.len() - 3]).is_err());
+        assert!(
+            parse_listing(&listing(&[("f", "644", "1", "\u{fffd}", "")]).replace_bad()).is_err()
+        );
+    }
+
+    trait ReplaceBad {
+        fn replace_bad(self) -> Vec<u8>;
+    }
+
+    impl ReplaceBad for Vec<u8> {
+        /// The replacement character's bytes become one invalid byte.
+        fn replace_bad(self) -> Vec<u8> {
+            let text = String::from_utf8(self).unwrap();
+            text.split('\u{fffd}')
+                .map(str::as_bytes)
+                .collect::<Vec<_>>()
+                .join(&0xffu8)
+        }
+    }
+
+    #[test]
+    fn hashes_parse_and_skip_escaped_names() {
+        let a = "a".repeat(64);
+        let out = format!(
+            "{a}  plain.txt\n{a}  with  spaces\n\\{a}  back\\\\slash\n{a} *binary\nsha256sum: x: No such file or directory\n"
+        );
+        let hashes = parse_hashes(out.as_bytes());
+        assert_eq!(hashes.len(), 3, "{hashes:?}");
+        assert_eq!(hashes["plain.txt"], [0xaa; 32]);
+        assert!(hashes.contains_key("with  spaces"));
+        assert!(hashes.contains_key("binary"));
+        let commands = hash_commands("/html/a b", &["x", "-", "new\nline", "-y"]);
+        assert_eq!(commands, ["cd '/html/a b' && sha256sum -- 'x' '-y'"]);
+        assert_valid(&commands);
+        assert!(hash_commands("/html/a", &[]).is_empty());
+    }
+
+    #[test]
+    fn local_hash_is_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "abc", b"abc", 0o644);
+        let hex: String = local_hash(&dir.path().join("abc"))
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    fn local(entries: &[(&str, Kind)]) -> Local {
+        Local {
+            entries: entries
+                .iter()
+                .map(|(path, kind)| LocalEntry {
+                    path: (*path).to_owned(),
+                    kind: kind.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn remote(entries: &[(&str, RemoteKind, u32, u64, Option<&str>)]) -> Remote {
+        Remote {
+            entries: entries
+                .iter()
+                .map(|(path, kind, mode, size, target)| {
+                    let entry = RemoteEntry {
+                        kind: *kind,
+                        mode: *mode,
+                        size: *size,
+                        target: target.map(str::to_owned),
+                    };
+                    ((*path).to_owned(), entry)
+                })
+                .collect(),
+        }
+    }
+
+    fn file(size: u64, mode: u32) -> Kind {
+        Kind::File { size, mode }
+    }
+
+    fn dir(mode: u32) -> Kind {
+        Kind::Dir { mode }
+    }
+
+    fn link(target: &str) -> Kind {
+        Kind::Symlink {
+            target: target.to_owned(),
+        }
+    }
+
+    use RemoteKind::{Dir as D, File as F, Other as O, Symlink as L};
+
+    #[test]
+    fn delta_sends_only_what_differs() {
+        let none = excluding(Path::new("/"), &[]);
+        let ours = local(&[
+            ("app", dir(0o755)),
+            ("app/same.js", file(10, 0o644)),
+            ("app/edited.js", file(10, 0o644)),
+            ("app/grown.js", file(11, 0o644)),
+            ("app/chmod.sh", file(10, 0o755)),
+            ("app/new.js", file(3, 0o644)),
+            ("current", link("app")),
+            ("moved", link("app/new.js")),
+            ("conf", file(5, 0o600)),
+            ("data", dir(0o700)),
+            ("data/x", file(1, 0o644)),
+            ("fifo", file(2, 0o644)),
+        ]);
+        let theirs = remote(&[
+            ("app", D, 0o700, 4096, None),
+            ("app/same.js", F, 0o644, 10, None),
+            ("app/edited.js", F, 0o644, 10, None),
+            ("app/grown.js", F, 0o644, 10, None),
+            ("app/chmod.sh", F, 0o644, 10, None),
+            ("current", L, 0o777, 3, Some("app")),
+            ("moved", L, 0o777, 3, Some("app/old.js")),
+            ("conf", D, 0o755, 4096, None),
+            ("conf/old", F, 0o644, 1, None),
+            ("data", F, 0o644, 1, None),
+            ("fifo", O, 0o644, 0, None),
+        ]);
+        assert_eq!(candidates(&ours, &theirs), ["app/same.js", "app/edited.js"]);
+        let same = |path: &str| path == "app/same.js";
+        let delta = delta(&ours, &theirs, &same, false, &none, &|_| false);
+        let sent: Vec<&str> = delta
+            .send
+            .iter()
+            .map(|&i| ours.entries[i].path.as_str())
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                "app/edited.js",
+                "app/grown.js",
+                "app/chmod.sh",
+                "app/new.js",
+                "moved",
+                "conf",
+                "data",
+                "data/x",
+                "fifo"
+            ]
+        );
+        assert_eq!(delta.replace, ["conf", "data"]);
+        assert!(delta.delete.is_empty());
+        assert_eq!(delta.files, 7);
+        assert_eq!(delta.bytes, 10 + 11 + 10 + 3 + 5 + 1 + 2);
+
+        let commit = commit_commands("/html/app", ".berth-upload-1", &ours, &delta);
+        assert_eq!(
+            commit,
+            [
+                "cd '/html/app' && rm -r -f -- 'conf' && rm -r -f -- 'data' \
+                 && mv -f -T -- '.berth-upload-1/app/edited.js' 'app/edited.js' \
+                 && mv -f -T -- '.berth-upload-1/app/grown.js' 'app/grown.js' \
+                 && mv -f -T -- '.berth-upload-1/app/chmod.sh' 'app/chmod.sh' \
+                 && mv -f -T -- '.berth-upload-1/app/new.js' 'app/new.js' \
+                 && mv -f -T -- '.berth-upload-1/moved' 'moved' \
+                 && mv -f -T -- '.berth-upload-1/conf' 'conf' \
+                 && mv -f -T -- '.berth-upload-1/data' 'data' \
+                 && mv -f -T -- '.berth-upload-1/fifo' 'fifo' \
+                 && rm -r -f -- '.berth-upload-1'"
+            ]
+        );
+        assert_valid(&commit);
+    }
+
+    #[test]
+    fn an_unchanged_tree_is_an_empty_delta() {
+        let none = excluding(Path::new("/"), &[]);
+        let ours = local(&[("a", dir(0o755)), ("a/b", file(1, 0o644)), ("l", link("a"))]);
+        let theirs = remote(&[
+            ("a", D, 0o755, 4096, None),
+            ("a/b", F, 0o644, 1, None),
+            ("l", L, 0o777, 1, Some("a")),
+        ]);
+        let delta = delta(&ours, &theirs, &|_| true, true, &none, &|_| false);
+        assert!(delta.is_empty(), "{delta:?}");
+        assert_eq!((delta.files, delta.bytes), (0, 0));
+    }
+
+    #[test]
+    fn delete_keeps_excluded_and_kept_paths_and_names_only_the_top() {
+        let excluded = excluding(Path::new("/src"), &["node_modules", "*.log", "/uploads/"]);
+        let ours = local(&[
+            ("a", dir(0o755)),
+            ("a/keep.js", file(1, 0o644)),
+            ("f", link("a")),
+        ]);
+        let theirs = remote(&[
+            ("a", D, 0o755, 4096, None),
+            ("a/gone.js", F, 0o644, 1, None),
+            ("a/keep.js", F, 0o644, 1, None),
+            ("a/node_modules", D, 0o755, 4096, None),
+            ("a/node_modules/x.js", F, 0o644, 1, None),
+            ("a/app.log", F, 0o644, 1, None),
+            ("old", D, 0o755, 4096, None),
+            ("old/deep", D, 0o755, 4096, None),
+            ("old/deep/x", F, 0o644, 1, None),
+            ("old/y", F, 0o644, 1, None),
+            ("uploads", D, 0o755, 4096, None),
+            ("uploads/photo.jpg", F, 0o644, 1, None),
+            // `/uploads/` names a directory: a file of that name elsewhere is not excluded.
+            ("x", D, 0o755, 4096, None),
+            ("x/uploads", F, 0o644, 1, None),
+            (".berth-upload-9", D, 0o755, 4096, None),
+            (".berth-upload-9/a", F, 0o644, 1, None),
+            // A directory where a link goes: replaced, and what is in it goes with it.
+            ("f", D, 0o755, 4096, None),
+            ("f/inner", F, 0o644, 1, None),
+        ]);
+        let keep = |path: &str| path == ".berth-upload-9";
+        let with = delta(&ours, &theirs, &|_| true, true, &excluded, &keep);
+        assert_eq!(with.delete, ["a/gone.js", "old", "x"]);
+        assert_eq!(with.replace, ["f"]);
+        let without = delta(&ours, &theirs, &|_| true, false, &excluded, &keep);
+        assert!(without.delete.is_empty());
+        let commands = delete_commands("/html/app", &with.delete);
+        assert_eq!(
+            commands,
+            ["cd '/html/app' && rm -r -f -- 'a/gone.js' 'old' 'x'"]
+        );
+        assert_valid(&commands);
+        assert!(delete_commands("/html/app", &[]).is_empty());
+    }
+
+    #[test]
+    fn long_lists_become_several_commands_below_64_kib() {
+        let paths: Vec<String> = (0..5000)
+            .map(|i| {
+                format!(
+                    "some/deeply/nested/directory/{}/file-{i}.js",
+                    "x".repeat(120)
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let hashes = hash_commands("/html/app", &refs);
+        let deletes = delete_commands("/html/app", &paths);
+        let ours = local(
+            &paths
+                .iter()
+                .map(|path| (path.as_str(), file(1, 0o644)))
+                .collect::<Vec<_>>(),
+        );
+        let delta = Delta {
+            send: (0..paths.len()).collect(),
+            replace: paths[..100].to_vec(),
+            ..Delta::default()
+        };
+        let commits = commit_commands("/html/app", ".berth-upload-1", &ours, &delta);
+        for commands in [&hashes, &deletes, &commits] {
+            assert!(commands.len() > 3, "{}", commands.len());
+            assert_valid(commands);
+        }
+        // Every path once, in order, each command complete on its own.
+        let words = |commands: &[String], skip: usize| -> Vec<String> {
+            commands
+                .iter()
+                .flat_map(|c| sim_words(c)[1].clone().into_iter().skip(skip))
+                .collect()
+        };
+        assert_eq!(words(&hashes, 2), paths);
+        assert_eq!(words(&deletes, 4), paths);
+        let mut moved = Vec::new();
+        for command in &commits {
+            let commands = sim_words(command);
+            assert_eq!(commands[0], ["cd", "/html/app"]);
+            for words in &commands[1..] {
+                if words[0] == "mv" {
+                    assert_eq!(words[4], format!(".berth-upload-1/{}", words[5]));
+                    moved.push(words[5].clone());
+                }
+            }
+        }
+        assert_eq!(moved, paths);
+        assert!(
+            commits
+                .last()
+                .unwrap()
+                .ends_with(" && rm -r -f -- '.berth-upload-1'")
+        );
+    }
+
+    #[test]
+    fn remote_commands_read_as_built_ins() {
+        let d = "/html/my app's";
+        assert_valid(&[listing_command(d), extract_command(d, ".berth-upload-1")]);
+        assert_eq!(
+            extract_command("/html/app/", ".berth-upload-1"),
+            "mkdir -p -- '/html/app/.berth-upload-1' && tar -x -p -f - -C '/html/app/.berth-upload-1'"
+        );
+        assert_eq!(
+            listing_command("/html/app"),
+            r"mkdir -p -- '/html/app' && cd '/html/app' && find . -mindepth 1 -printf '%y\0%m\0%s\0%P\0%l\0'"
+        );
+    }
 }
