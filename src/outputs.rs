@@ -203,8 +203,14 @@ impl Outputs {
         opt("app_version", &self.app_version);
         opt("phase", &self.phase);
         opt("deploy_path", &self.deploy_path);
-        opt("files_deployed", &self.files_deployed.map(|n| n.to_string()));
-        opt("bytes_deployed", &self.bytes_deployed.map(|n| n.to_string()));
+        opt(
+            "files_deployed",
+            &self.files_deployed.map(|n| n.to_string()),
+        );
+        opt(
+            "bytes_deployed",
+            &self.bytes_deployed.map(|n| n.to_string()),
+        );
         opt("app_status", &self.app_status);
         pairs.push(("created", Value::Bool(self.created)));
         pairs.push(("status", Value::from(self.status.as_str())));

@@ -40,12 +40,19 @@ fn app_tree() -> tempfile::TempDir {
     std::fs::create_dir_all(root.join("lib")).unwrap();
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join(".git")).unwrap();
-    std::fs::write(root.join("package.json"), r#"{"scripts":{"start":"node server.js"}}"#).unwrap();
+    std::fs::write(
+        root.join("package.json"),
+        r#"{"scripts":{"start":"node server.js"}}"#,
+    )
+    .unwrap();
     std::fs::write(root.join("server.js"), "console.log('v1')\n").unwrap();
     std::fs::write(root.join("lib/util.js"), "module.exports = 1\n").unwrap();
     std::fs::write(root.join("bin/run.sh"), "#!/bin/sh\nexec node server.js\n").unwrap();
-    std::fs::set_permissions(root.join("bin/run.sh"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        root.join("bin/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("server.js", root.join("index.js")).unwrap();
     std::fs::write(root.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
     dir
@@ -68,7 +75,8 @@ fn requests(sim: &SimHandle) -> Vec<String> {
 }
 
 fn installation_dir(sim: &SimHandle, run: &Run) -> std::path::PathBuf {
-    sim.installation_dir(run.out("id")).expect("the installation's directory")
+    sim.installation_dir(run.out("id"))
+        .expect("the installation's directory")
 }
 
 #[test]
@@ -89,8 +97,16 @@ fn a_deploy_sends_the_tree_restarts_the_app_and_removes_its_temporary_user() {
         .sum();
     assert_eq!(run.json["bytes_deployed"], bytes.to_string().as_str());
     assert_eq!(run.out("app_status"), "running");
-    assert!(run.github_output.contains("deploy-path=/html"), "{}", run.github_output);
-    assert!(run.dotenv.contains("BERTH_FILES_DEPLOYED=5"), "{}", run.dotenv);
+    assert!(
+        run.github_output.contains("deploy-path=/html"),
+        "{}",
+        run.github_output
+    );
+    assert!(
+        run.dotenv.contains("BERTH_FILES_DEPLOYED=5"),
+        "{}",
+        run.dotenv
+    );
 
     // What arrived: contents, modes and the symlink; `.git` is excluded by default.
     let dir = installation_dir(&sim, &run);
@@ -101,9 +117,15 @@ fn a_deploy_sends_the_tree_restarts_the_app_and_removes_its_temporary_user() {
             "{file}"
         );
     }
-    let mode = std::fs::metadata(dir.join("bin/run.sh")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.join("bin/run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o755);
-    assert_eq!(std::fs::read_link(dir.join("index.js")).unwrap(), Path::new("server.js"));
+    assert_eq!(
+        std::fs::read_link(dir.join("index.js")).unwrap(),
+        Path::new("server.js")
+    );
     assert!(!dir.join(".git").exists(), "excluded by default");
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -115,12 +137,20 @@ fn a_deploy_sends_the_tree_restarts_the_app_and_removes_its_temporary_user() {
     // The restart, and the temporary user made, used and removed again.
     let ran = commands(&sim);
     assert!(
-        ran.iter().any(|c| c == "mittnitectl job restart --wait --wait-for 60s"),
+        ran.iter()
+            .any(|c| c == "mittnitectl job restart --wait --wait-for 60s"),
         "{ran:#?}"
     );
     let sent = requests(&sim);
-    assert!(sent.iter().any(|r| r == "POST /v2/projects/p-test01/ssh-users"), "{sent:#?}");
-    assert!(sent.iter().any(|r| r.starts_with("DELETE /v2/ssh-users/")), "{sent:#?}");
+    assert!(
+        sent.iter()
+            .any(|r| r == "POST /v2/projects/p-test01/ssh-users"),
+        "{sent:#?}"
+    );
+    assert!(
+        sent.iter().any(|r| r.starts_with("DELETE /v2/ssh-users/")),
+        "{sent:#?}"
+    );
     assert!(sim.ssh_users().is_empty(), "left: {:?}", sim.ssh_users());
     assert!(sent.iter().any(|r| r.ends_with("/status")), "{sent:#?}");
     assert!(!run.everything().contains("PRIVATE KEY"));
@@ -132,7 +162,11 @@ fn a_deploy_sends_the_tree_restarts_the_app_and_removes_its_temporary_user() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.json["files_deployed"], "0", "{}", again.stdout);
     let ran: Vec<String> = commands(&sim).split_off(before);
-    assert!(!ran.iter().any(|c| c.contains("mittnitectl") || c.contains("tar")), "{ran:#?}");
+    assert!(
+        !ran.iter()
+            .any(|c| c.contains("mittnitectl") || c.contains("tar")),
+        "{ran:#?}"
+    );
     assert!(sim.ssh_users().is_empty());
 
     // One file changed: that file alone is sent, and the app restarted.
@@ -141,9 +175,15 @@ fn a_deploy_sends_the_tree_restarts_the_app_and_removes_its_temporary_user() {
     let changed = support::run(&env);
     assert_eq!(changed.code, 0, "{}", changed.stderr);
     assert_eq!(changed.json["files_deployed"], "1", "{}", changed.stdout);
-    assert_eq!(std::fs::read_to_string(dir.join("server.js")).unwrap(), "console.log('v2')\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("server.js")).unwrap(),
+        "console.log('v2')\n"
+    );
     let ran: Vec<String> = commands(&sim).split_off(before);
-    assert!(ran.iter().any(|c| c.starts_with("mittnitectl job restart")), "{ran:#?}");
+    assert!(
+        ran.iter().any(|c| c.starts_with("mittnitectl job restart")),
+        "{ran:#?}"
+    );
 }
 
 #[test]
@@ -163,12 +203,19 @@ fn the_install_command_runs_in_the_directory_and_its_failure_is_exit_1_with_its_
     let sim = deploy_sim(|_| {});
     let app = app_tree();
     let mut env = deploy_env(&sim, "install", app.path());
-    set(&mut env, "BERTH_INSTALL_COMMAND", "ls package.json && echo installed > marker");
+    set(
+        &mut env,
+        "BERTH_INSTALL_COMMAND",
+        "ls package.json && echo installed > marker",
+    );
     set(&mut env, "GITHUB_ACTIONS", "true");
     let ok = run(&env);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     let dir = installation_dir(&sim, &ok);
-    assert_eq!(std::fs::read_to_string(dir.join("marker")).unwrap(), "installed\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("marker")).unwrap(),
+        "installed\n"
+    );
     // Its output is folded and cannot act as a workflow command.
     assert!(ok.stderr.contains("::group::"), "{}", ok.stderr);
     assert!(ok.stderr.contains("::stop-commands::"), "{}", ok.stderr);
@@ -187,9 +234,19 @@ fn the_install_command_runs_in_the_directory_and_its_failure_is_exit_1_with_its_
     assert!(error.contains("npm ERR! missing: left-pad"), "{error}");
     assert_eq!(failed.out("status"), "failed");
     let ran: Vec<String> = commands(&sim).split_off(before);
-    assert!(!ran.iter().any(|c| c.contains("mittnitectl")), "no restart after a failed install");
-    assert!(sim.ssh_users().is_empty(), "the temporary user is removed after a failure");
-    assert!(failed.stderr.contains("removed temporary SSH user"), "{}", failed.stderr);
+    assert!(
+        !ran.iter().any(|c| c.contains("mittnitectl")),
+        "no restart after a failed install"
+    );
+    assert!(
+        sim.ssh_users().is_empty(),
+        "the temporary user is removed after a failure"
+    );
+    assert!(
+        failed.stderr.contains("removed temporary SSH user"),
+        "{}",
+        failed.stderr
+    );
 }
 
 #[test]
@@ -224,8 +281,15 @@ fn restart_false_and_wait_false_do_what_they_say() {
     let start = Instant::now();
     let run = support::run(&env);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(commands(&sim).iter().any(|c| c.contains("mittnitectl job restart")));
-    assert!(start.elapsed() < Duration::from_secs(15), "did not wait for the app");
+    assert!(
+        commands(&sim)
+            .iter()
+            .any(|c| c.contains("mittnitectl job restart"))
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "did not wait for the app"
+    );
 }
 
 #[test]
@@ -245,11 +309,18 @@ fn excluded_paths_are_kept_and_berth_delete_removes_the_rest() {
     std::fs::write(app.path().join("local.log"), "not deployed").unwrap();
 
     set(&mut env, "BERTH_DELETE", "true");
-    set(&mut env, "BERTH_EXCLUDE", ".git\nnode_modules/\nuploads\n*.log");
+    set(
+        &mut env,
+        "BERTH_EXCLUDE",
+        ".git\nnode_modules/\nuploads\n*.log",
+    );
     let run = run(&env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!dir.join("old.js").exists(), "not in BERTH_PATH: removed");
-    assert!(dir.join("node_modules/left-pad/index.js").exists(), "excluded: kept");
+    assert!(
+        dir.join("node_modules/left-pad/index.js").exists(),
+        "excluded: kept"
+    );
     assert!(dir.join("uploads/a.png").exists(), "excluded: kept");
     assert!(!dir.join("local.log").exists(), "excluded: not sent");
     assert!(dir.join("server.js").exists());
@@ -272,7 +343,11 @@ fn berth_delete_refuses_the_web_root_and_a_directory_holding_another_installatio
     let before = commands(&sim).len();
     let refused = run(&outer);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(refused.out("error").contains("another installation"), "{}", refused.stderr);
+    assert!(
+        refused.out("error").contains("another installation"),
+        "{}",
+        refused.stderr
+    );
     assert!(inner_dir.join("keep.txt").exists());
     assert_eq!(commands(&sim).len(), before, "nothing ran over SSH");
     assert!(sim.ssh_users().is_empty());
@@ -282,7 +357,11 @@ fn berth_delete_refuses_the_web_root_and_a_directory_holding_another_installatio
     set(&mut root, "BERTH_DELETE", "true");
     let refused = run(&root);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(refused.out("error").contains("web root"), "{}", refused.stderr);
+    assert!(
+        refused.out("error").contains("web root"),
+        "{}",
+        refused.stderr
+    );
     assert!(inner_dir.join("keep.txt").exists());
 }
 
@@ -296,7 +375,10 @@ fn a_wrong_host_key_is_exit_1_before_any_login_or_ssh_user() {
     set(
         &mut env,
         "BERTH_SSH_KNOWN_HOSTS",
-        &format!("[127.0.0.1]:{} ssh-ed25519 {other}\n", sim.ssh_addr().port()),
+        &format!(
+            "[127.0.0.1]:{} ssh-ed25519 {other}\n",
+            sim.ssh_addr().port()
+        ),
     );
     let run = run(&env);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -304,7 +386,9 @@ fn a_wrong_host_key_is_exit_1_before_any_login_or_ssh_user() {
     assert!(error.contains("BERTH_SSH_KNOWN_HOSTS"), "{error}");
     assert!(error.contains("nothing was sent"), "{error}");
     assert!(
-        sim.ssh_log().iter().all(|e| e.kind != "login" && e.kind != "exec"),
+        sim.ssh_log()
+            .iter()
+            .all(|e| e.kind != "login" && e.kind != "exec"),
         "{:?}",
         sim.ssh_log()
     );
@@ -327,7 +411,10 @@ fn fixed_key(seed: u8) -> (String, String) {
 
 /// Creates an SSH user with `public` through the simulator's API; answers its name.
 fn ssh_user(sim: &SimHandle, public: &str) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let user: Value = runtime.block_on(async {
         reqwest::Client::new()
             .post(format!("{}/v2/projects/{PROJECT}/ssh-users", sim.url()))
@@ -361,11 +448,17 @@ fn a_given_user_and_key_log_in_and_the_key_is_in_no_output() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let short = run.out("short_id").to_string();
     assert!(
-        sim.ssh_log().iter().any(|e| e.kind == "login" && e.login == format!("{user}@{short}")),
+        sim.ssh_log()
+            .iter()
+            .any(|e| e.kind == "login" && e.login == format!("{user}@{short}")),
         "{:?}",
         sim.ssh_log()
     );
-    assert!(!requests(&sim).iter().any(|r| r.contains("ssh-users")), "{:#?}", requests(&sim));
+    assert!(
+        !requests(&sim).iter().any(|r| r.contains("ssh-users")),
+        "{:#?}",
+        requests(&sim)
+    );
     let everything = run.everything();
     for line in private.lines().filter(|l| l.len() > 20) {
         assert!(!everything.contains(line), "a line of the key leaked");
@@ -390,9 +483,25 @@ fn bad_deploy_inputs_are_exit_2_before_any_request() {
         ("BERTH_PATH", Some("/nonexistent/berth-app"), "BERTH_PATH"),
         ("BERTH_PATH", Some(zip), "BERTH_PATH"),
         ("BERTH_SSH_PRIVATE_KEY", None, "BERTH_SSH_USER"),
-        ("BERTH_SSH_PRIVATE_KEY", Some("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n"), "BERTH_SSH_PRIVATE_KEY"),
-        ("BERTH_SSH_KNOWN_HOSTS", Some("@cert-authority *.project.host ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBw1+Gq9n/9+2xLqAQ/d0H0XeNLpQ8h1P0KzAHIV7x2e"), "BERTH_SSH_KNOWN_HOSTS"),
-        ("BERTH_SSH_KNOWN_HOSTS", Some("ssh.example.host ssh-ed25519 !!!"), "BERTH_SSH_KNOWN_HOSTS"),
+        (
+            "BERTH_SSH_PRIVATE_KEY",
+            Some(
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n",
+            ),
+            "BERTH_SSH_PRIVATE_KEY",
+        ),
+        (
+            "BERTH_SSH_KNOWN_HOSTS",
+            Some(
+                "@cert-authority *.project.host ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBw1+Gq9n/9+2xLqAQ/d0H0XeNLpQ8h1P0KzAHIV7x2e",
+            ),
+            "BERTH_SSH_KNOWN_HOSTS",
+        ),
+        (
+            "BERTH_SSH_KNOWN_HOSTS",
+            Some("ssh.example.host ssh-ed25519 !!!"),
+            "BERTH_SSH_KNOWN_HOSTS",
+        ),
         ("BERTH_SSH_HOST", Some("host:port"), "BERTH_SSH_HOST"),
         ("BERTH_DELETE", Some("maybe"), "BERTH_DELETE"),
     ];
@@ -412,10 +521,18 @@ fn a_dry_run_names_the_path_and_what_would_be_sent_and_makes_no_ssh_user() {
     set(&mut env, "BERTH_DRY_RUN", "true");
     let dry = run(&env);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
-    assert!(dry.stderr.contains(made.out("deploy_path")), "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains(made.out("deploy_path")),
+        "{}",
+        dry.stderr
+    );
     assert!(dry.stderr.contains("5 files"), "{}", dry.stderr);
     assert!(dry.stderr.contains("npm ci --omit=dev"), "{}", dry.stderr);
-    assert!(dry.stderr.contains("mittnitectl job restart"), "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains("mittnitectl job restart"),
+        "{}",
+        dry.stderr
+    );
     assert!(writes(&sim.requests()).is_empty(), "{:?}", requests(&sim));
     assert_eq!(sim.ssh_log().len(), logins, "no SSH connection");
 }
@@ -437,7 +554,10 @@ fn sigterm_during_the_install_command_ends_it_and_removes_the_temporary_user() {
         .expect("starting berth");
     let start = Instant::now();
     while !commands(&sim).iter().any(|c| c.contains("sleep 30")) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the install command never ran");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the install command never ran"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -450,7 +570,10 @@ fn sigterm_during_the_install_command_ends_it_and_removes_the_temporary_user() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(143), "{stderr}");
     let json: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    assert!(json["deploy_path"].is_string(), "what was done stays in the outputs: {json}");
+    assert!(
+        json["deploy_path"].is_string(),
+        "what was done stays in the outputs: {json}"
+    );
     assert!(sim.ssh_users().is_empty(), "left: {:?}", sim.ssh_users());
     // The remote command was ended, not left running.
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -132,6 +132,9 @@ fn is_short_id(text: &str, prefix: &str) -> bool {
 
 /// The mittwald inputs; `None` when a required one is missing (the problem is recorded).
 pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
+    // Read first, while `raw` is whole; its problems are reported after the others'.
+    let mut deploy_problems = Problems::default();
+    let deploy = deploy(&raw, &mut deploy_problems);
     let token = p.required("BERTH_API_TOKEN", raw.api_token);
     if token
         .as_deref()
@@ -218,7 +221,10 @@ pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
         parsed
     });
 
-    let installation_path = raw.installation_path.map(|s| s.trim().to_string());
+    let installation_path = raw
+        .installation_path
+        .as_deref()
+        .map(|s| s.trim().to_string());
     if let Some(path) = &installation_path
         && Path::new(path)
             .components()
@@ -232,7 +238,7 @@ pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
         );
     }
 
-    let deploy = deploy(&raw, p);
+    p.extend(deploy_problems);
 
     Some(MittwaldTarget {
         token: Secret::new(token?),
@@ -308,10 +314,7 @@ fn deploy(raw: &Raw, p: &mut Problems) -> Option<Deploy> {
         .as_deref()
         .map_or_else(|| vec![".git".to_string()], super::cloudfoundry::patterns);
     let problem = if path.is_dir() {
-        super::cloudfoundry::unreadable_in(
-            &path,
-            crate::files::exclude_patterns(&path, &exclude),
-        )
+        super::cloudfoundry::unreadable_in(&path, crate::files::exclude_patterns(&path, &exclude))
     } else if path.is_file() {
         Some(format!(
             "{} is a file; on mittwald BERTH_PATH is a directory whose files are deployed (a .zip is not unpacked)",

@@ -73,7 +73,11 @@ struct Target {
 impl Deployer<'_> {
     /// Deploys into `installation` (ready by now). `others` are the paths of the project's
     /// other installations, which `BERTH_DELETE` must never reach into.
-    pub async fn run(&self, installation: &AppInstallation, others: &[String]) -> Result<(), Failure> {
+    pub async fn run(
+        &self,
+        installation: &AppInstallation,
+        others: &[String],
+    ) -> Result<(), Failure> {
         let target = self.target(installation).await?;
         self.progress
             .update(|o| o.deploy_path = Some(target.dir.clone()));
@@ -109,7 +113,8 @@ impl Deployer<'_> {
             }
             None => {
                 // The host is checked before a user is made for it: an impostor gets nothing.
-                self.probe(&target.endpoint, &known, &target.short_id).await?;
+                self.probe(&target.endpoint, &known, &target.short_id)
+                    .await?;
                 users::sweep(self.client, self.project).await;
                 let user = users::create(
                     self.client,
@@ -155,7 +160,10 @@ impl Deployer<'_> {
             None => "as a temporary SSH user made for the run (none is made in a dry run)".into(),
         };
         let mut lines = vec![
-            format!("deploy {} into {dir} over SSH {login}", self.deploy.path.display()),
+            format!(
+                "deploy {} into {dir} over SSH {login}",
+                self.deploy.path.display()
+            ),
             format!(
                 "send up to {} files, {} bytes (unchanged files are skipped)",
                 local.files(),
@@ -174,15 +182,23 @@ impl Deployer<'_> {
                 lines.push("wait until the app runs again".into());
             }
         }
-        ci::info(format_args!("dry run: the deploy\n  {}", lines.join("\n  ")));
+        ci::info(format_args!(
+            "dry run: the deploy\n  {}",
+            lines.join("\n  ")
+        ));
         Ok(())
     }
 
     /// The deploy directory and SSH endpoint, from the project.
     async fn target(&self, installation: &AppInstallation) -> Result<Target, Failure> {
-        let project = call(self.client.project_get_project().project_id(self.project).send())
-            .await
-            .with_context(|| format!("reading project {}", self.project))?;
+        let project = call(
+            self.client
+                .project_get_project()
+                .project_id(self.project)
+                .send(),
+        )
+        .await
+        .with_context(|| format!("reading project {}", self.project))?;
         let web = project
             .directories
             .get("Web")
@@ -205,7 +221,10 @@ impl Deployer<'_> {
         let dir = join(&web, path);
         let endpoint = match &self.deploy.host {
             Some(host) => host.clone(),
-            None => match (project.cluster_id.as_deref(), project.cluster_domain.as_deref()) {
+            None => match (
+                project.cluster_id.as_deref(),
+                project.cluster_domain.as_deref(),
+            ) {
                 (Some(cluster), Some(domain)) if !cluster.is_empty() && !domain.is_empty() => {
                     Endpoint {
                         host: format!("ssh.{cluster}.{domain}"),
@@ -231,9 +250,23 @@ impl Deployer<'_> {
 
     /// Checks the endpoint's host key with a throwaway key that no user has: a refused login
     /// is the expected answer, from the right host.
-    async fn probe(&self, endpoint: &Endpoint, known: &KnownHosts, short_id: &str) -> Result<(), Failure> {
+    async fn probe(
+        &self,
+        endpoint: &Endpoint,
+        known: &KnownHosts,
+        short_id: &str,
+    ) -> Result<(), Failure> {
         let key = Arc::new(ssh::generate_key());
-        match self.connect(endpoint, known, &format!("berth-check@{short_id}"), key, false).await {
+        match self
+            .connect(
+                endpoint,
+                known,
+                &format!("berth-check@{short_id}"),
+                key,
+                false,
+            )
+            .await
+        {
             Ok(session) => {
                 session.close().await;
                 Ok(())
@@ -325,8 +358,15 @@ impl Deployer<'_> {
         installation: &AppInstallation,
     ) -> Result<(), Failure> {
         let dir = &target.dir;
-        self.progress.activity().set(format!("listing {dir} over SSH"));
-        let listing = checked(session, &tree::listing_command(dir), "listing the directory").await?;
+        self.progress
+            .activity()
+            .set(format!("listing {dir} over SSH"));
+        let listing = checked(
+            session,
+            &tree::listing_command(dir),
+            "listing the directory",
+        )
+        .await?;
         let remote = tree::parse_listing(&listing)?;
 
         // Unchanged files: same size and mode, and the same SHA-256 on both sides.
@@ -354,24 +394,41 @@ impl Deployer<'_> {
                 .get(path)
                 .is_some_and(|h| remote_hashes.get(path) == Some(h))
         };
-        let stage = format!(".berth-upload-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let stage = format!(
+            ".berth-upload-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let is_stage = |path: &str| is_staging(path);
-        let delta = tree::delta(local, &remote, &same, self.deploy.delete, excluded, &is_stage);
+        let delta = tree::delta(
+            local,
+            &remote,
+            &same,
+            self.deploy.delete,
+            excluded,
+            &is_stage,
+        );
         // Staging directories of interrupted earlier runs are berth's own: always removed.
         let leftovers: Vec<String> = remote
-            .paths()
-            .filter(|p| !p.contains('/') && is_staging(p))
-            .map(str::to_string)
+            .entries
+            .keys()
+            .filter(|p| is_staging(p) && **p != stage)
+            .cloned()
             .collect();
 
-        let changed = !delta.send.is_empty() || !delta.delete.is_empty() || !delta.replace.is_empty();
+        let changed =
+            !delta.send.is_empty() || !delta.delete.is_empty() || !delta.replace.is_empty();
         self.progress.update(|o| {
             o.files_deployed = Some(delta.files);
             o.bytes_deployed = Some(delta.bytes);
         });
         if !leftovers.is_empty() {
             for command in tree::delete_commands(dir, &leftovers) {
-                checked(session, &command, "removing an earlier run's staging directory").await?;
+                checked(
+                    session,
+                    &command,
+                    "removing an earlier run's staging directory",
+                )
+                .await?;
             }
         }
         if !changed {
@@ -381,7 +438,8 @@ impl Deployer<'_> {
             ));
             if self.deploy.restart && self.wait {
                 let status = self.status(&installation.id).await?;
-                self.progress.update(|o| o.app_status = status.state.clone());
+                self.progress
+                    .update(|o| o.app_status = status.state.clone());
             }
             return Ok(());
         }
@@ -407,7 +465,9 @@ impl Deployer<'_> {
                 },
             )
             .await;
-        let packed = written.await.map_err(|e| anyhow!("packing BERTH_PATH stopped: {e}"))?;
+        let packed = written
+            .await
+            .map_err(|e| anyhow!("packing BERTH_PATH stopped: {e}"))?;
         let cleanup_stage = || async {
             let _ = session
                 .output(&tree::delete_commands(dir, std::slice::from_ref(&stage)).join(" && "))
@@ -516,9 +576,9 @@ impl Deployer<'_> {
                 let state = status.state.clone().unwrap_or_default();
                 self.progress.update(|o| o.app_status = Some(state.clone()));
                 let since_restart = sent_at.elapsed().unwrap_or_default() + UPTIME_SLACK;
-                let fresh = status
-                    .uptime_seconds
-                    .is_none_or(|up| Duration::try_from_secs_f64(up.max(0.0)).unwrap_or_default() <= since_restart);
+                let fresh = status.uptime_seconds.is_none_or(|up| {
+                    Duration::try_from_secs_f64(up.max(0.0)).unwrap_or_default() <= since_restart
+                });
                 match state.as_str() {
                     "running" if fresh => Ok(Poll::Ready(status)),
                     "exited" => Err(AppDown(status).into()),
@@ -554,7 +614,11 @@ impl Deployer<'_> {
         if let Some(code) = status.last_exit_code {
             message.push_str(&format!(" (last exit code {code})"));
         }
-        if let Some(log) = status.log_file_location.as_deref().filter(|l| !l.is_empty()) {
+        if let Some(log) = status
+            .log_file_location
+            .as_deref()
+            .filter(|l| !l.is_empty())
+        {
             message.push_str(&format!("; its log is {log}"));
             if let Ok(out) = session
                 .output(&format!("tail -n {TAIL_LINES} {}", tree::quote(log)))
@@ -572,9 +636,14 @@ impl Deployer<'_> {
         &self,
         id: &str,
     ) -> anyhow::Result<crate::api::mittwald::types::AppInstallationStatus> {
-        call(self.client.app_retrieve_status().app_installation_id(id).send())
-            .await
-            .with_context(|| format!("reading the app status of installation {id}"))
+        call(
+            self.client
+                .app_retrieve_status()
+                .app_installation_id(id)
+                .send(),
+        )
+        .await
+        .with_context(|| format!("reading the app status of installation {id}"))
     }
 }
 
@@ -596,7 +665,11 @@ struct AppDown(crate::api::mittwald::types::AppInstallationStatus);
 
 impl std::fmt::Display for AppDown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the app is {}", self.0.state.as_deref().unwrap_or("unknown"))
+        write!(
+            f,
+            "the app is {}",
+            self.0.state.as_deref().unwrap_or("unknown")
+        )
     }
 }
 
@@ -604,14 +677,25 @@ impl std::error::Error for AppDown {}
 
 /// `mittnitectl` waits for the job only with `--wait`, and by default 5 s.
 fn restart_command() -> String {
-    format!("mittnitectl job restart --wait --wait-for {}s", RESTART_WAIT.as_secs())
+    format!(
+        "mittnitectl job restart --wait --wait-for {}s",
+        RESTART_WAIT.as_secs()
+    )
 }
 
 /// Runs `command` and answers its stdout; a non-zero exit is an error with `what` and stderr.
 async fn checked(session: &Session, command: &str, what: &str) -> Result<Vec<u8>, Failure> {
-    let out = session.output(command).await.with_context(|| what.to_string())?;
+    let out = session
+        .output(command)
+        .await
+        .with_context(|| what.to_string())?;
     if out.status != 0 {
-        return Err(anyhow!("{what} failed (exit {}): {}", out.status, tail_text(&out.stderr)).into());
+        return Err(anyhow!(
+            "{what} failed (exit {}): {}",
+            out.status,
+            tail_text(&out.stderr)
+        )
+        .into());
     }
     Ok(out.stdout)
 }
@@ -689,7 +773,12 @@ fn tail_text(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut tail: Vec<String> = Vec::new();
     let mut size = 0;
-    for line in text.lines().rev().map(clean).filter(|l| !l.trim().is_empty()) {
+    for line in text
+        .lines()
+        .rev()
+        .map(clean)
+        .filter(|l| !l.trim().is_empty())
+    {
         if tail.len() == TAIL_LINES || size + line.len() > TAIL_BYTES {
             break;
         }

@@ -132,8 +132,10 @@ pub async fn remove(client: &Client, progress: &Progress, user: TemporaryUser) {
 /// description berth gives them, and checked one by one (the list is the platform's answer).
 /// Reads and deletes only; every problem is a warning, never the run's failure.
 pub async fn sweep(client: &Client, project: &str) {
-    let users: Vec<SshUser> = match call(client.ssh_user_list_ssh_users().project_id(project).send())
-        .await
+    let users: Vec<SshUser> = match call(
+        client.ssh_user_list_ssh_users().project_id(project).send(),
+    )
+    .await
     {
         Ok(users) => users,
         Err(e) => {
@@ -149,8 +151,7 @@ pub async fn sweep(client: &Client, project: &str) {
             .as_deref()
             .is_some_and(|d| d.starts_with(DESCRIPTION_PREFIX))
             && u.project_id.as_deref().is_none_or(|p| p == project)
-            && u
-                .expires_at
+            && u.expires_at
                 .as_deref()
                 .and_then(|at| humantime::parse_rfc3339_weak(at).ok())
                 .is_some_and(|at| at < now)
@@ -188,5 +189,5 @@ fn client_until(client: &Client, policy: &api::Policy, deadline: Option<Instant>
         policy.deadline = deadline;
         policy.budget = Arc::default();
     }
-    Client::new_with_client(client.baseurl(), client.client().clone(), policy)
+    Client::new_with_client(&client.baseurl, client.client.clone(), policy)
 }
