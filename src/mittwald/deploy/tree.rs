@@ -793,7 +793,8 @@ mod tests {
                     c => {
                         chars.next();
                         assert!(
-                            !matches!(c, '$' | '`' | '*' | '?' | '[' | '"') && !(first && c == '~'),
+                            !(matches!(c, '$' | '`' | '*' | '?' | '[' | '"')
+                                || (first && c == '~')),
                             "unquoted {c:?} in {line:?}"
                         );
                         word.push(c);
