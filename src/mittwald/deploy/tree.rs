@@ -1525,4 +1525,117 @@ mod tests {
         assert!(error.to_string().contains("b.txt changed"), "{error}");
         assert!(!remote.path().join("b.txt").exists());
     }
+
+    /// A login to berth's simulator: the commands go through its SSH command language.
+    struct Sim {
+        session: russh::client::Handle<TrustAny>,
+    }
+
+    /// The simulator's host key is made up per run; nothing to check in a test.
+    struct TrustAny;
+
+    impl russh::client::Handler for TrustAny {
+        type Error = russh::Error;
+
+        async fn check_server_key(
+            &mut self,
+            _key: &russh::keys::PublicKeyOrCertificate,
+        ) -> Result<bool, Self::Error> {
+            Ok(true)
+        }
+    }
+
+    impl Host for Sim {
+        async fn run(
+            &self,
+            command: &str,
+            stdin: Box<dyn AsyncRead + Unpin + Send>,
+        ) -> (u32, Vec<u8>, String) {
+            use russh::ChannelMsg;
+            let mut channel = self.session.channel_open_session().await.unwrap();
+            channel.exec(true, command).await.unwrap();
+            channel.data(stdin).await.unwrap();
+            channel.eof().await.unwrap();
+            let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
+            while let Some(message) = channel.wait().await {
+                match message {
+                    ChannelMsg::Data { data } => out.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => err.extend_from_slice(&data),
+                    ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                    ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            let err = String::from_utf8_lossy(&err).into_owned();
+            (status.unwrap_or(255), out, err)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deploys_through_the_simulators_command_language() {
+        use berth_sim::mittwald::{NODE_APP_ID, NODE_VERSION_1_0_0_ID};
+        use russh::keys::PrivateKey;
+        use russh::keys::ssh_key::private::Ed25519Keypair;
+        use std::sync::Arc;
+
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let options = berth_sim::SimOptions {
+            ssh_activation: std::time::Duration::ZERO,
+            consistency_delay: std::time::Duration::ZERO,
+            ..berth_sim::SimOptions::default()
+        };
+        let sim = berth_sim::serve(listener, options).await.unwrap();
+        let id = sim.seed_installation(berth_sim::SeedInstallation {
+            project_id: "p-treetest".to_owned(),
+            app_id: NODE_APP_ID.to_owned(),
+            app_version_id: NODE_VERSION_1_0_0_ID.to_owned(),
+            description: "tree".to_owned(),
+            ..berth_sim::SeedInstallation::default()
+        });
+        let installation = sim
+            .installations()
+            .into_iter()
+            .find(|i| i["id"] == id.as_str())
+            .unwrap();
+        let short_id = installation["shortId"].as_str().unwrap().to_owned();
+        let deploy_path = format!(
+            "/html{}",
+            installation["installationPath"].as_str().unwrap()
+        );
+        let key = PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]));
+        let public = key.public_key().to_openssh().unwrap();
+        let public: Vec<&str> = public.split(' ').take(2).collect();
+        let user: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/v2/projects/p-treetest/ssh-users", sim.url()))
+            .header("x-access-token", berth_sim::DEFAULT_TOKEN)
+            .json(&serde_json::json!({
+                "description": "tree test",
+                "authentication": { "publicKeys": [{ "comment": "t", "key": public.join(" ") }] },
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let login = format!("{}@{short_id}", user["userName"].as_str().unwrap());
+        let mut session = russh::client::connect(
+            Arc::new(russh::client::Config::default()),
+            sim.ssh_addr(),
+            TrustAny,
+        )
+        .await
+        .unwrap();
+        let auth = session
+            .authenticate_publickey(
+                login,
+                russh::keys::PrivateKeyWithHashAlg::new(Arc::new(key), None),
+            )
+            .await
+            .unwrap();
+        assert!(auth.success());
+        let deployed = sim.installation_dir(&short_id).unwrap();
+        three_rounds(&Sim { session }, &deploy_path, &deployed).await;
+    }
 }
