@@ -793,7 +793,8 @@ mod tests {
                     c => {
                         chars.next();
                         assert!(
-                            !matches!(c, '$' | '`' | '*' | '?' | '[' | '"') && !(first && c == '~'),
+                            !(matches!(c, '$' | '`' | '*' | '?' | '[' | '"')
+                                || (first && c == '~')),
                             "unquoted {c:?} in {line:?}"
                         );
                         word.push(c);
@@ -1245,5 +1246,396 @@ mod tests {
             listing_command("/html/app"),
             r"mkdir -p -- '/html/app' && cd '/html/app' && find . -mindepth 1 -printf '%y\0%m\0%s\0%P\0%l\0'"
         );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // End to end: the commands run for real, by /bin/sh with GNU tools and by the simulator.
+
+    /// Where the commands run.
+    trait Host {
+        /// Runs `command` with `stdin`; exit status, stdout, stderr.
+        async fn run(
+            &self,
+            command: &str,
+            stdin: Box<dyn AsyncRead + Unpin + Send>,
+        ) -> (u32, Vec<u8>, String);
+    }
+
+    /// A local directory with `/bin/sh -c`: GNU find, tar, coreutils.
+    struct Sh;
+
+    impl Host for Sh {
+        async fn run(
+            &self,
+            command: &str,
+            mut stdin: Box<dyn AsyncRead + Unpin + Send>,
+        ) -> (u32, Vec<u8>, String) {
+            let mut input = Vec::new();
+            stdin.read_to_end(&mut input).await.unwrap();
+            let command = command.to_owned();
+            tokio::task::spawn_blocking(move || {
+                use std::process::{Command, Stdio};
+                let mut child = Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(&command)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut pipe = child.stdin.take().unwrap();
+                let writer = std::thread::spawn(move || {
+                    let _ = pipe.write_all(&input);
+                });
+                let out = child.wait_with_output().unwrap();
+                writer.join().unwrap();
+                let status = out.status.code().map_or(128, |c| c as u32);
+                (
+                    status,
+                    out.stdout,
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    }
+
+    fn no_input() -> Box<dyn AsyncRead + Unpin + Send> {
+        Box::new(tokio::io::empty())
+    }
+
+    /// One deploy of `src` into `deploy_path` on `host`, as the flow composes it; returns the
+    /// delta it carried out.
+    async fn deploy(
+        host: &impl Host,
+        src: &Path,
+        excluded: &Gitignore,
+        deploy_path: &str,
+    ) -> Delta {
+        let stage = ".berth-upload-0f1e";
+        let local = scan(src, excluded).unwrap();
+        let command = listing_command(deploy_path);
+        assert_valid(std::slice::from_ref(&command));
+        let (status, out, err) = host.run(&command, no_input()).await;
+        assert_eq!(status, 0, "{command}: {err}");
+        let remote = parse_listing(&out).unwrap();
+
+        let mut hashes = HashMap::new();
+        let commands = hash_commands(deploy_path, &candidates(&local, &remote));
+        assert_valid(&commands);
+        for command in commands {
+            let (status, out, err) = host.run(&command, no_input()).await;
+            assert_eq!(status, 0, "{command}: {err}");
+            hashes.extend(parse_hashes(&out));
+        }
+        let same = |path: &str| {
+            hashes
+                .get(path)
+                .is_some_and(|hash| *hash == local_hash(&src.join(path)).unwrap())
+        };
+        let delta = delta(&local, &remote, &same, true, excluded, &|p| p == stage);
+
+        if !delta.send.is_empty() || !delta.replace.is_empty() {
+            let (stream, writer) = tar_stream(src.to_path_buf(), &local, &delta);
+            let command = extract_command(deploy_path, stage);
+            assert_valid(std::slice::from_ref(&command));
+            let (status, _, err) = host.run(&command, Box::new(stream)).await;
+            assert_eq!(status, 0, "{command}: {err}");
+            assert_eq!(writer.await.unwrap().unwrap(), delta.bytes);
+            let commands = commit_commands(deploy_path, stage, &local, &delta);
+            assert_valid(&commands);
+            for command in commands {
+                let (status, _, err) = host.run(&command, no_input()).await;
+                assert_eq!(status, 0, "{command}: {err}");
+            }
+        }
+        let commands = delete_commands(deploy_path, &delta.delete);
+        assert_valid(&commands);
+        for command in commands {
+            let (status, _, err) = host.run(&command, no_input()).await;
+            assert_eq!(status, 0, "{command}: {err}");
+        }
+        delta
+    }
+
+    /// What a tree holds, below `root`, without paths `skip` names: kind, mode, body or target.
+    fn snapshot(root: &Path, skip: &dyn Fn(&str) -> bool) -> BTreeMap<String, String> {
+        let mut tree = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(root).min_depth(1) {
+            let entry = entry.unwrap();
+            let path = entry.path().strip_prefix(root).unwrap().to_str().unwrap();
+            if skip(path) {
+                continue;
+            }
+            let meta = entry.path().symlink_metadata().unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            let what = if meta.is_dir() {
+                format!("dir {mode:o}")
+            } else if meta.is_symlink() {
+                format!(
+                    "link {}",
+                    std::fs::read_link(entry.path()).unwrap().display()
+                )
+            } else {
+                let body = std::fs::read(entry.path()).unwrap();
+                let hash: String = ring::digest::digest(&ring::digest::SHA256, &body)
+                    .as_ref()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                format!("file {mode:o} {} {hash}", body.len())
+            };
+            tree.insert(path.to_owned(), what);
+        }
+        tree
+    }
+
+    const LONG: &str = "a-name-long-enough-that-the-whole-path-needs-gnu-long-name-headers-in-the-tar-stream-0123456789abcdef";
+
+    /// The source tree of the end-to-end tests and what BERTH_EXCLUDE says.
+    fn source(root: &Path) -> Gitignore {
+        write(root, "index.js", b"console.log(1)\n", 0o644);
+        write(
+            root,
+            "bin/start.sh",
+            b"#!/bin/sh\nexec node index.js\n",
+            0o755,
+        );
+        set_mode(&root.join("bin"), 0o750);
+        write(root, "secret.txt", b"s3cr3t", 0o600);
+        write(
+            root,
+            "dir with space/it's \"quoted\" $HOME *.txt",
+            b"q",
+            0o644,
+        );
+        write(root, "-dash", b"dash", 0o644);
+        // (A file named so is sent each time: GNU sha256sum escapes its name.)
+        symlink("index.js", root.join("back\\slash")).unwrap();
+        write(root, "empty", b"", 0o644);
+        write(root, &format!("deep/{LONG}/{LONG}.txt"), b"long", 0o644);
+        let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+        write(root, "assets/big.bin", &big, 0o644);
+        // A replaced type: `conf` is a directory remotely.
+        write(root, "conf", b"a=1\n", 0o640);
+        std::fs::create_dir(root.join("new\nline")).unwrap();
+        symlink("bin/start.sh", root.join("current")).unwrap();
+        symlink("nowhere", root.join("link\nwith newline")).unwrap();
+        write(root, "node_modules/left/out.js", b"not sent", 0o644);
+        excluding(root, &["node_modules"])
+    }
+
+    /// What the remote side holds before the first deploy.
+    fn earlier(deployed: &Path) {
+        write(deployed, "stale.txt", b"old", 0o644);
+        write(deployed, "olddir/a/b", b"old", 0o644);
+        write(deployed, "conf/inner", b"old", 0o644);
+        write(deployed, "node_modules/kept/x.js", b"installed", 0o644);
+        write(deployed, "index.js", b"console.log(0)\n", 0o644);
+    }
+
+    /// Three rounds into `deployed` (the host path of `deploy_path`): the first brings the
+    /// tree, the second only the changed file, the third nothing.
+    async fn three_rounds(host: &impl Host, deploy_path: &str, deployed: &Path) {
+        let src = tempfile::tempdir().unwrap();
+        let excluded = source(src.path());
+        earlier(deployed);
+        let skip_modules = |p: &str| p == "node_modules" || p.starts_with("node_modules/");
+
+        let first = deploy(host, src.path(), &excluded, deploy_path).await;
+        assert_eq!(first.delete, ["olddir", "stale.txt"]);
+        assert_eq!(first.replace, ["conf"]);
+        assert_eq!(
+            snapshot(src.path(), &skip_modules),
+            snapshot(deployed, &skip_modules)
+        );
+        assert_eq!(
+            std::fs::read(deployed.join("node_modules/kept/x.js")).unwrap(),
+            b"installed"
+        );
+        assert!(!deployed.join(".berth-upload-0f1e").exists());
+
+        // Same size, same mode, other content: only the hash tells.
+        write(src.path(), "index.js", b"console.log(2)\n", 0o644);
+        let second = deploy(host, src.path(), &excluded, deploy_path).await;
+        let local = scan(src.path(), &excluded).unwrap();
+        let sent: Vec<&str> = second
+            .send
+            .iter()
+            .map(|&i| local.entries[i].path.as_str())
+            .collect();
+        assert_eq!(sent, ["index.js"]);
+        assert_eq!((second.files, second.bytes), (1, 15));
+        assert!(second.replace.is_empty() && second.delete.is_empty());
+        assert_eq!(
+            snapshot(src.path(), &skip_modules),
+            snapshot(deployed, &skip_modules)
+        );
+        assert!(!deployed.join(".berth-upload-0f1e").exists());
+
+        let third = deploy(host, src.path(), &excluded, deploy_path).await;
+        assert!(third.is_empty(), "{third:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deploys_with_gnu_tools_in_a_real_shell() {
+        let remote = tempfile::tempdir().unwrap();
+        // D does not exist yet: the listing makes it.
+        let deployed = remote.path().join("html/my app's");
+        let deploy_path = deployed.to_str().unwrap().to_owned();
+        std::fs::create_dir_all(&deployed).unwrap();
+        three_rounds(&Sh, &deploy_path, &deployed).await;
+
+        let fresh = remote.path().join("html/fresh");
+        let (status, out, err) = Sh
+            .run(&listing_command(fresh.to_str().unwrap()), no_input())
+            .await;
+        assert_eq!((status, out.as_slice()), (0, &b""[..]), "{err}");
+        assert!(fresh.is_dir());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_file_that_changes_while_streamed_fails_the_stream_and_the_extraction() {
+        let src = tempfile::tempdir().unwrap();
+        write(src.path(), "a.txt", b"first", 0o644);
+        write(src.path(), "b.txt", b"second", 0o644);
+        let excluded = excluding(src.path(), &[]);
+        let local = scan(src.path(), &excluded).unwrap();
+        let delta = delta(
+            &local,
+            &Remote::default(),
+            &|_| false,
+            false,
+            &excluded,
+            &|_| false,
+        );
+        // Grown after the scan.
+        write(src.path(), "b.txt", b"second and more", 0o644);
+        let (stream, writer) = tar_stream(src.path().to_path_buf(), &local, &delta);
+        let remote = tempfile::tempdir().unwrap();
+        let (status, _, err) = Sh
+            .run(
+                &extract_command(remote.path().to_str().unwrap(), ".stage"),
+                Box::new(stream),
+            )
+            .await;
+        assert_ne!(status, 0, "{err}");
+        let error = writer.await.unwrap().unwrap_err();
+        assert!(error.to_string().contains("b.txt changed"), "{error}");
+        assert!(!remote.path().join("b.txt").exists());
+    }
+
+    /// A login to berth's simulator: the commands go through its SSH command language.
+    struct Sim {
+        session: russh::client::Handle<TrustAny>,
+    }
+
+    /// The simulator's host key is made up per run; nothing to check in a test.
+    struct TrustAny;
+
+    impl russh::client::Handler for TrustAny {
+        type Error = russh::Error;
+
+        async fn check_server_key(
+            &mut self,
+            _key: &russh::keys::PublicKeyOrCertificate,
+        ) -> Result<bool, Self::Error> {
+            Ok(true)
+        }
+    }
+
+    impl Host for Sim {
+        async fn run(
+            &self,
+            command: &str,
+            stdin: Box<dyn AsyncRead + Unpin + Send>,
+        ) -> (u32, Vec<u8>, String) {
+            use russh::ChannelMsg;
+            let mut channel = self.session.channel_open_session().await.unwrap();
+            channel.exec(true, command).await.unwrap();
+            channel.data(stdin).await.unwrap();
+            channel.eof().await.unwrap();
+            let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
+            while let Some(message) = channel.wait().await {
+                match message {
+                    ChannelMsg::Data { data } => out.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, ext: 1 } => err.extend_from_slice(&data),
+                    ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                    ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            let err = String::from_utf8_lossy(&err).into_owned();
+            (status.unwrap_or(255), out, err)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deploys_through_the_simulators_command_language() {
+        use berth_sim::mittwald::{NODE_APP_ID, NODE_VERSION_1_0_0_ID};
+        use russh::keys::PrivateKey;
+        use russh::keys::ssh_key::private::Ed25519Keypair;
+        use std::sync::Arc;
+
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let options = berth_sim::SimOptions {
+            ssh_activation: std::time::Duration::ZERO,
+            consistency_delay: std::time::Duration::ZERO,
+            ..berth_sim::SimOptions::default()
+        };
+        let sim = berth_sim::serve(listener, options).await.unwrap();
+        let id = sim.seed_installation(berth_sim::SeedInstallation {
+            project_id: "p-treetest".to_owned(),
+            app_id: NODE_APP_ID.to_owned(),
+            app_version_id: NODE_VERSION_1_0_0_ID.to_owned(),
+            description: "tree".to_owned(),
+            ..berth_sim::SeedInstallation::default()
+        });
+        let installation = sim
+            .installations()
+            .into_iter()
+            .find(|i| i["id"] == id.as_str())
+            .unwrap();
+        let short_id = installation["shortId"].as_str().unwrap().to_owned();
+        let deploy_path = format!(
+            "/html{}",
+            installation["installationPath"].as_str().unwrap()
+        );
+        let key = PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]));
+        let public = key.public_key().to_openssh().unwrap();
+        let public: Vec<&str> = public.split(' ').take(2).collect();
+        let user: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/v2/projects/p-treetest/ssh-users", sim.url()))
+            .header("x-access-token", berth_sim::DEFAULT_TOKEN)
+            .json(&serde_json::json!({
+                "description": "tree test",
+                "authentication": { "publicKeys": [{ "comment": "t", "key": public.join(" ") }] },
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let login = format!("{}@{short_id}", user["userName"].as_str().unwrap());
+        let mut session = russh::client::connect(
+            Arc::new(russh::client::Config::default()),
+            sim.ssh_addr(),
+            TrustAny,
+        )
+        .await
+        .unwrap();
+        let auth = session
+            .authenticate_publickey(
+                login,
+                russh::keys::PrivateKeyWithHashAlg::new(Arc::new(key), None),
+            )
+            .await
+            .unwrap();
+        assert!(auth.success());
+        let deployed = sim.installation_dir(&short_id).unwrap();
+        three_rounds(&Sim { session }, &deploy_path, &deployed).await;
     }
 }
