@@ -177,7 +177,7 @@ impl Deployer<'_> {
             lines.push(format!("run in {dir}: {command}"));
         }
         if self.deploy.restart {
-            lines.push(format!("run: {}", restart_command()));
+            lines.push(format!("run: {}", restart_command(self.wait)));
             if self.wait {
                 lines.push("wait until the app runs again".into());
             }
@@ -544,14 +544,32 @@ impl Deployer<'_> {
     }
 
     /// Restarts the app's job and, with `BERTH_WAIT`, waits until the API says it runs again
-    /// since the restart.
+    /// since the restart. `mittnitectl` waits for the job itself (with `--wait`); meanwhile the
+    /// API's status is read, so that an app that exits at start fails the run at once rather
+    /// than after the whole wait.
     async fn restart(&self, session: &Session, id: &str) -> Result<(), Failure> {
-        let command = restart_command();
+        let command = restart_command(self.wait);
         ci::info(format_args!("restarting the app: {command}"));
         self.progress.activity().set("restarting the app over SSH");
+        // While mittnitectl waits, `exited` ends the run at once, unless the app had exited
+        // before the restart (then only the state after mittnitectl's wait counts).
+        let exited_before = self.wait && self.status(id).await?.state.as_deref() == Some("exited");
         let sent = Instant::now();
         let sent_at = SystemTime::now();
-        let out = session.output(&command).await?;
+        let restarted = session.output(&command);
+        tokio::pin!(restarted);
+        let out = loop {
+            tokio::select! {
+                out = &mut restarted => break out?,
+                () = tokio::time::sleep(Duration::from_millis(500)), if self.wait && !exited_before => {
+                    let status = self.status(id).await?;
+                    if status.state.as_deref() == Some("exited") {
+                        self.record(&status);
+                        return Err(self.app_down(session, status).await);
+                    }
+                }
+            }
+        };
         let said = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
         if !said.trim().is_empty() {
@@ -573,8 +591,8 @@ impl Deployer<'_> {
             self.policy,
             || async {
                 let status = self.status(id).await?;
+                self.record(&status);
                 let state = status.state.clone().unwrap_or_default();
-                self.progress.update(|o| o.app_status = Some(state.clone()));
                 let since_restart = sent_at.elapsed().unwrap_or_default() + UPTIME_SLACK;
                 let fresh = status.uptime_seconds.is_none_or(|up| {
                     Duration::try_from_secs_f64(up.max(0.0)).unwrap_or_default() <= since_restart
@@ -600,6 +618,11 @@ impl Deployer<'_> {
             },
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn record(&self, status: &crate::api::mittwald::types::AppInstallationStatus) {
+        self.progress
+            .update(|o| o.app_status = status.state.clone());
     }
 
     /// The error for an app that did not come back: its state, where its log is, and the
@@ -675,12 +698,17 @@ impl std::fmt::Display for AppDown {
 
 impl std::error::Error for AppDown {}
 
-/// `mittnitectl` waits for the job only with `--wait`, and by default 5 s.
-fn restart_command() -> String {
-    format!(
-        "mittnitectl job restart --wait --wait-for {}s",
-        RESTART_WAIT.as_secs()
-    )
+/// The restart. `mittnitectl` waits for the job only with `--wait`, and by default 5 s; without
+/// `BERTH_WAIT` nothing waits.
+fn restart_command(wait: bool) -> String {
+    if wait {
+        format!(
+            "mittnitectl job restart --wait --wait-for {}s",
+            RESTART_WAIT.as_secs()
+        )
+    } else {
+        "mittnitectl job restart".to_string()
+    }
 }
 
 /// Runs `command` and answers its stdout; a non-zero exit is an error with `what` and stderr.
