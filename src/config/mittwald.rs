@@ -71,7 +71,7 @@ pub struct MittwaldTarget {
     /// `BERTH_INSTALLATION_PATH`.
     pub installation_path: Option<String>,
     /// `BERTH_PATH` and what goes with it: the code to deploy over SSH.
-    pub deploy: Option<Deploy>,
+    pub deploy: Option<Box<Deploy>>,
 }
 
 /// What `BERTH_PATH` and its companions ask for: the code deployed into the installation's
@@ -249,7 +249,7 @@ pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
         user_inputs,
         update_policy,
         installation_path,
-        deploy,
+        deploy: deploy.map(Box::new),
     })
 }
 

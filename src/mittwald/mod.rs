@@ -262,7 +262,7 @@ impl Installer<'_> {
             deploy: self
                 .target
                 .deploy
-                .as_ref()
+                .as_deref()
                 .expect("a deploy step only with BERTH_PATH"),
             wait: self.common.wait,
         }
