@@ -165,6 +165,11 @@ fn a_deploy_sends_the_tree_restarts_the_app_and_removes_its_temporary_user() {
     let again = support::run(&env);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.json["files_deployed"], "0", "{}", again.stdout);
+    assert_eq!(
+        again.out("status"),
+        "ready",
+        "the installation was ready and stays so"
+    );
     let ran: Vec<String> = commands(&sim).split_off(before);
     assert!(
         !ran.iter()
