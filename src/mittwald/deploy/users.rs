@@ -74,6 +74,8 @@ pub async fn create(
         ),
         expires_at: Some(expires_at.clone()),
     };
+    // A signal while the create is in flight waits for its answer, so the cleanup is registered.
+    let _write = progress.writing();
     let user = call(
         client
             .ssh_user_create_ssh_user()
@@ -115,8 +117,11 @@ pub async fn create(
 /// Deletes the user now (the end of a run that got this far); a failure is a warning, since
 /// the user expires by itself.
 pub async fn remove(client: &Client, progress: &Progress, user: TemporaryUser) {
+    // Dismissed only once the delete is over: a deadline that drops this future mid-delete
+    // leaves the registered cleanup to run in the grace.
+    let deleted = delete(client, &user.id).await;
     progress.cleanups().dismiss(user.cleanup);
-    match delete(client, &user.id).await {
+    match deleted {
         Ok(()) => ci::info(format_args!(
             "removed temporary SSH user {}",
             user.user_name
