@@ -17,6 +17,8 @@ use tokio::time::Instant;
 /// Everything after the deadline or the first signal fits in this: well inside the 7.5 s
 /// GitHub leaves between SIGINT and SIGTERM.
 pub const GRACE: Duration = Duration::from_secs(6);
+/// How long a flow cut off by a signal or the deadline gets for what its drop started.
+const SETTLE: Duration = Duration::from_millis(200);
 /// How long a signal waits for the answer to a write in flight (inside [`GRACE`]).
 pub const WRITE_WAIT: Duration = Duration::from_secs(5);
 
@@ -104,6 +106,7 @@ pub async fn execute(config: &Config) -> Exit {
         result = &mut run => Stop::Done(result),
     };
     let grace_end = Instant::now() + GRACE;
+    let cut_off = !matches!(stop, Stop::Done(_));
     let mut cut_short = false;
     let result = match stop {
         Stop::Done(result) => result.map(|()| Exit::Ok),
@@ -155,6 +158,11 @@ pub async fn execute(config: &Config) -> Exit {
     };
     // The flow is over: dropping it closes what it held open before anything is cleaned up.
     drop(run);
+    if cut_off {
+        // What the drop handed to tasks (an SSH channel's signal and close, which end a remote
+        // command) goes out in a moment.
+        tokio::time::sleep_until((Instant::now() + SETTLE).min(grace_end)).await;
+    }
     clean_up(&progress, grace_end, cut_short, &mut signals).await;
     let result = result.map_err(|failure| match failure {
         // A flow that timed out at a shorter limit of its own (a cf CLI phase) has said which.

@@ -134,7 +134,7 @@ fn a_deploy_sends_the_tree_restarts_the_app_and_removes_its_temporary_user() {
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".berth"))
+        .filter(|n| n.starts_with(".berth-upload"))
         .collect();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
 
@@ -256,6 +256,34 @@ fn the_install_command_runs_in_the_directory_and_its_failure_is_exit_1_with_its_
         "{}",
         failed.stderr
     );
+
+    // The job re-run with a fixed command: the files are there already, but the deploy did
+    // not finish, so the install command and the restart run.
+    set(&mut env, "BERTH_INSTALL_COMMAND", "echo fixed > marker");
+    let before = commands(&sim).len();
+    let rerun = run(&env);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(rerun.json["files_deployed"], "0");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("marker")).unwrap(),
+        "fixed\n"
+    );
+    let ran: Vec<String> = commands(&sim).split_off(before);
+    assert!(ran.iter().any(|c| c.contains("mittnitectl")), "{ran:#?}");
+
+    // A multi-line command stops at its first failing line, as a CI script does.
+    std::fs::write(app.path().join("server.js"), "changed again").unwrap();
+    set(
+        &mut env,
+        "BERTH_INSTALL_COMMAND",
+        "false\necho reached > reached",
+    );
+    let stopped = run(&env);
+    assert_eq!(stopped.code, 1, "{}", stopped.stderr);
+    assert!(
+        !dir.join("reached").exists(),
+        "the second line must not run"
+    );
 }
 
 #[test]
@@ -271,6 +299,19 @@ fn an_app_that_does_not_come_back_is_exit_1_naming_its_log() {
     // What was deployed stays in the outputs.
     assert_eq!(run.json["files_deployed"], "4");
     assert!(sim.ssh_users().is_empty());
+    // Re-run once the cause is fixed (here: on the platform's side): the files are
+    // unchanged, but the deploy did not finish, so the app is restarted, not reported fine.
+    sim.set_options(|o| o.app_exit_code = None);
+    let before = commands(&sim).len();
+    let again = support::run(&deploy_env(&sim, "crash", app.path()));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.json["files_deployed"], "0");
+    assert_eq!(again.out("app_status"), "running");
+    let ran: Vec<String> = commands(&sim).split_off(before);
+    assert!(
+        ran.iter().any(|c| c.starts_with("mittnitectl job restart")),
+        "{ran:#?}"
+    );
 }
 
 #[test]

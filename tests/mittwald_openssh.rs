@@ -109,7 +109,10 @@ fn berth_deploys_into_a_real_openssh_server() {
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
-    assert!(!names.iter().any(|n| n.starts_with(".berth")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with(".berth-upload")),
+        "{names:?}"
+    );
     assert!(!first.everything().contains("PRIVATE KEY"));
 
     // Unchanged: nothing sent, no install command, no restart.
@@ -172,4 +175,97 @@ fn a_host_key_that_is_not_the_servers_is_exit_1_before_a_login() {
         std::fs::read_dir(&sshd.web_root).unwrap().next().is_none(),
         "nothing written"
     );
+}
+
+#[test]
+fn sigterm_ends_the_install_command_on_a_real_openssh_server() {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+    let Some(sshd) = support::openssh::start() else {
+        return;
+    };
+    sshd.fake_mittnitectl();
+    let web = sshd.web_root.to_string_lossy().to_string();
+    let sim = sim_with(|o| {
+        o.time_to_ready = Duration::from_millis(100);
+        o.web_dir = web.clone();
+    });
+    let app = app_tree();
+    let mut env = env_for(&sim, &sshd, app.path());
+    // A distinctive duration, to find the process among the machine's.
+    set(&mut env, "BERTH_INSTALL_COMMAND", "sleep 37 && echo done");
+    let running = || {
+        let out = Command::new("pgrep")
+            .args(["-u", &sshd.uid.to_string(), "-f", "sleep 37"])
+            .output()
+            .expect("pgrep");
+        !out.stdout.is_empty()
+    };
+    let child = Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .env_clear()
+        .envs(env.iter().cloned())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting berth");
+    let start = Instant::now();
+    while !running() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the install command never ran\n{}",
+            sshd.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running() {
+        assert!(
+            Instant::now() < deadline,
+            "the install command still runs on the host"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_failing_mittnitectl_is_exit_1_with_its_output() {
+    let Some(sshd) = support::openssh::start() else {
+        return;
+    };
+    sshd.fake_mittnitectl_exiting(1);
+    let web = sshd.web_root.to_string_lossy().to_string();
+    let sim = sim_with(|o| {
+        o.time_to_ready = Duration::from_millis(100);
+        o.web_dir = web.clone();
+    });
+    let app = app_tree();
+    let mut env = env_for(&sim, &sshd, app.path());
+    set(&mut env, "BERTH_RESTART", "false");
+    let first = run(&env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // The app has run for a while by now: its uptime began before the next restart.
+    std::thread::sleep(Duration::from_millis(2500));
+    std::fs::write(app.path().join("index.js"), "// v2\n").unwrap();
+    set(&mut env, "BERTH_RESTART", "true");
+    set(&mut env, "BERTH_WAIT", "true");
+    let failed = run(&env);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let error = failed.out("error");
+    assert!(
+        error.contains("mittnitectl job restart --wait --wait-for 60s failed (exit 1)"),
+        "{error}"
+    );
+    assert_eq!(sshd.mittnitectl_calls().len(), 1);
 }

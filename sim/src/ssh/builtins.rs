@@ -16,7 +16,7 @@
 //!   -print0 | -exec sha256sum {} + | -exec sha256sum {} ;]`, never following symlinks, each
 //!   directory's entries in name order (GNU find's order is the file system's: do not rely on
 //!   it). `-printf` knows `%p %P %f %h %s %m %y %l %d %T@ %%` and `\n \t \0 \\`.
-//! - `sha256sum FILE…` (`<hex>  <name>`), `cat FILE…`, `tail [-n N|-N|--lines=N] FILE…`,
+//! - `sha256sum FILE…` (`<hex>  <name>`), `cat [--] FILE…`, `tail [-n N|-N|--lines=N] [--] FILE…`,
 //!   `true`
 //! - `mittnitectl job restart|start [-w|--wait] [--wait-for DURATION] [JOB]`, as mittnite's
 //!   own (cmd/mittnitectl/job_actions.go): the job is the app's (`node`, `python`, `php`),
@@ -777,7 +777,12 @@ fn sha256sum(jail: &Jail, args: &[String]) -> Output {
 
 fn cat(jail: &Jail, args: &[String]) -> Output {
     let mut output = Output::default();
-    for file in args {
+    // `--` ends the options (cat has none the simulator takes).
+    let files = match args.first() {
+        Some(first) if first == "--" => &args[1..],
+        _ => args,
+    };
+    for file in files {
         match std::fs::read(jail.real(file)) {
             Ok(bytes) => output.out.extend_from_slice(&bytes),
             Err(error) => output.error(1, format!("cat: {file}: {}", describe(&error))),
@@ -791,6 +796,10 @@ fn tail(jail: &Jail, args: &[String]) -> Output {
     let mut files = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
+        if arg == "--" {
+            files.extend(iter.by_ref().cloned());
+            break;
+        }
         let count = if arg == "-n" {
             iter.next().cloned()
         } else if let Some(count) = arg.strip_prefix("--lines=") {

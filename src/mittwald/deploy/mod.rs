@@ -16,7 +16,10 @@ use crate::{
     Failure,
     api::{
         self, call,
-        mittwald::{Client, types::AppInstallation},
+        mittwald::{
+            Client,
+            types::{AppInstallation, AppInstallationStatus},
+        },
     },
     ci,
     config::Deploy,
@@ -32,6 +35,10 @@ use std::{
 };
 use tokio::time::Instant;
 
+/// The file in the installation's directory that records a finished deploy (files, install
+/// command, restart): written last, removed before files change. Without it, unchanged files
+/// still get the install command and the restart.
+const MARKER: &str = ".berth-deployed";
 /// How long one SSH connection (TCP, handshake, authentication) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a temporary user's activation is waited for (deployer-recipes waits 50 s, the
@@ -398,16 +405,10 @@ impl Deployer<'_> {
             ".berth-upload-{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
-        let is_stage = |path: &str| is_staging(path);
-        let delta = tree::delta(
-            local,
-            &remote,
-            &same,
-            self.deploy.delete,
-            excluded,
-            &is_stage,
-        );
-        // Staging directories of interrupted earlier runs are berth's own: always removed.
+        // berth's own: its staging directories and the record of a finished deploy.
+        let ours = |path: &str| is_staging(path) || path == MARKER;
+        let delta = tree::delta(local, &remote, &same, self.deploy.delete, excluded, &ours);
+        // Staging directories of interrupted earlier runs are always removed.
         let leftovers: Vec<String> = remote
             .entries
             .keys()
@@ -421,30 +422,73 @@ impl Deployer<'_> {
             o.files_deployed = Some(delta.files);
             o.bytes_deployed = Some(delta.bytes);
         });
-        if !leftovers.is_empty() {
-            for command in tree::delete_commands(dir, &leftovers) {
-                checked(
-                    session,
-                    &command,
-                    "removing an earlier run's staging directory",
-                )
-                .await?;
-            }
+        for command in tree::delete_commands(dir, &leftovers) {
+            checked(
+                session,
+                &command,
+                "removing an earlier run's staging directory",
+            )
+            .await?;
         }
+        let record = marker_text(self.deploy);
         if !changed {
-            ci::info(format_args!(
-                "{dir} already holds the {} files of BERTH_PATH: nothing sent, no install command, no restart",
-                local.files()
-            ));
-            if self.deploy.restart && self.wait {
-                let status = self.status(&installation.id).await?;
-                self.progress
-                    .update(|o| o.app_status = status.state.clone());
+            // Unchanged files are not enough: the last deploy must also have finished its
+            // install command and restart (a re-run of a failed job must not turn green).
+            let finished = remote.entries.contains_key(MARKER)
+                && session
+                    .output(&format!(
+                        "cat -- {}",
+                        tree::quote(&format!("{dir}/{MARKER}"))
+                    ))
+                    .await
+                    .is_ok_and(|out| out.status == 0 && out.stdout == record.as_bytes());
+            if finished {
+                ci::info(format_args!(
+                    "{dir} already holds the {} files of BERTH_PATH and the last deploy finished: nothing sent, no install command, no restart",
+                    local.files()
+                ));
+                if self.deploy.restart && self.wait {
+                    let status = self.status(&installation.id).await?;
+                    self.record(&status);
+                }
+                return Ok(());
             }
-            return Ok(());
+            ci::info(format_args!(
+                "{dir} already holds the files of BERTH_PATH, but the last deploy did not finish (or ran another install command): running the rest"
+            ));
+        } else {
+            if remote.entries.contains_key(MARKER) {
+                let gone = format!("cd {} && rm -f -- {MARKER}", tree::quote(dir));
+                checked(session, &gone, "clearing the record of the last deploy").await?;
+            }
+            self.send(session, dir, &stage, local, &delta).await?;
         }
 
-        // The files: one tar stream into the staging directory, then moved into place.
+        if let Some(command) = &self.deploy.install_command {
+            self.install(session, dir, command).await?;
+        }
+        if self.deploy.restart {
+            self.restart(session, &installation.id).await?;
+        }
+        let write = format!(
+            "cd {} && printf %s {} > {MARKER}",
+            tree::quote(dir),
+            tree::quote(&record)
+        );
+        checked(session, &write, "recording the finished deploy").await?;
+        Ok(())
+    }
+
+    /// The files: one tar stream into the staging directory, then moved into place; the
+    /// staging directory is removed on the way out, also on failure.
+    async fn send(
+        &self,
+        session: &Session,
+        dir: &str,
+        stage: &str,
+        local: &tree::Local,
+        delta: &tree::Delta,
+    ) -> Result<(), Failure> {
         ci::info(format_args!(
             "sending {} files ({} bytes) to {dir}",
             delta.files, delta.bytes
@@ -452,11 +496,31 @@ impl Deployer<'_> {
         self.progress
             .activity()
             .set(format!("sending {} files to {dir} over SSH", delta.files));
-        let (stream, written) = tree::tar_stream(self.deploy.path.clone(), local, &delta);
+        let result = self.send_staged(session, dir, stage, local, delta).await;
+        if result.is_err() {
+            let remove = tree::delete_commands(dir, &[stage.to_string()]).join(" && ");
+            if !matches!(session.output(&remove).await, Ok(out) if out.status == 0) {
+                ci::warn(format_args!(
+                    "could not remove the staging directory {dir}/{stage}; the next deploy removes it"
+                ));
+            }
+        }
+        result
+    }
+
+    async fn send_staged(
+        &self,
+        session: &Session,
+        dir: &str,
+        stage: &str,
+        local: &tree::Local,
+        delta: &tree::Delta,
+    ) -> Result<(), Failure> {
+        let (stream, written) = tree::tar_stream(self.deploy.path.clone(), local, delta);
         let mut err = Vec::new();
         let status = session
             .exec(
-                &tree::extract_command(dir, &stage),
+                &tree::extract_command(dir, stage),
                 Some(Box::pin(stream)),
                 &mut |which, bytes| {
                     if which == Stream::Err && err.len() < 64 * 1024 {
@@ -468,33 +532,22 @@ impl Deployer<'_> {
         let packed = written
             .await
             .map_err(|e| anyhow!("packing BERTH_PATH stopped: {e}"))?;
-        let cleanup_stage = || async {
-            let _ = session
-                .output(&tree::delete_commands(dir, std::slice::from_ref(&stage)).join(" && "))
-                .await;
-        };
-        match (status, packed) {
-            (Ok(0), Ok(_)) => {}
-            (status, packed) => {
-                cleanup_stage().await;
-                if let Err(e) = packed {
-                    return Err(anyhow!("reading BERTH_PATH while sending it: {e}").into());
-                }
-                return Err(match status {
-                    Ok(code) => anyhow!(
-                        "unpacking the files in {dir} failed (exit {code}): {}",
-                        tail_text(&err)
-                    ),
-                    Err(e) => e.context(format!("sending the files to {dir}")),
-                }
+        if let Err(e) = packed {
+            return Err(anyhow!("reading BERTH_PATH while sending it: {e}").into());
+        }
+        match status {
+            Ok(0) => {}
+            Ok(code) => {
+                return Err(anyhow!(
+                    "unpacking the files in {dir} failed (exit {code}): {}",
+                    tail_text(&err)
+                )
                 .into());
             }
+            Err(e) => return Err(e.context(format!("sending the files to {dir}")).into()),
         }
-        for command in tree::commit_commands(dir, &stage, local, &delta) {
-            if let Err(e) = checked(session, &command, "moving the files into place").await {
-                cleanup_stage().await;
-                return Err(e);
-            }
+        for command in tree::commit_commands(dir, stage, local, delta) {
+            checked(session, &command, "moving the files into place").await?;
         }
         if !delta.delete.is_empty() {
             ci::info(format_args!(
@@ -504,13 +557,6 @@ impl Deployer<'_> {
             for command in tree::delete_commands(dir, &delta.delete) {
                 checked(session, &command, "removing files BERTH_PATH lacks").await?;
             }
-        }
-
-        if let Some(command) = &self.deploy.install_command {
-            self.install(session, dir, command).await?;
-        }
-        if self.deploy.restart {
-            self.restart(session, &installation.id).await?;
         }
         Ok(())
     }
@@ -524,11 +570,9 @@ impl Deployer<'_> {
         let section = ci::section(format_args!("berth: {command}"));
         let mut lines = Lines::default();
         let status = session
-            .exec(
-                &format!("cd {} && {command}", tree::quote(dir)),
-                None,
-                &mut |_, bytes| lines.push(bytes),
-            )
+            .exec(&install_line(dir, command), None, &mut |_, bytes| {
+                lines.push(bytes)
+            })
             .await;
         lines.finish();
         drop(section);
@@ -584,6 +628,27 @@ impl Deployer<'_> {
             }
             return Ok(());
         }
+        let since_restart = || sent_at.elapsed().unwrap_or_default() + UPTIME_SLACK;
+        let is_fresh = |status: &AppInstallationStatus| {
+            status.uptime_seconds.is_none_or(|up| {
+                Duration::try_from_secs_f64(up.max(0.0)).unwrap_or_default() <= since_restart()
+            })
+        };
+        if out.status != 0 {
+            // mittnitectl gave up (no such job, or it did not run within its wait): unless the
+            // API already says the app runs since the restart, that is the answer.
+            let status = self.status(id).await?;
+            self.record(&status);
+            if !(status.state.as_deref() == Some("running") && is_fresh(&status)) {
+                let down = self.app_down(session, status).await;
+                return Err(anyhow!(
+                    "{command} failed (exit {}): {}\n{down}",
+                    out.status,
+                    tail_text(said.as_bytes())
+                )
+                .into());
+            }
+        }
         let window_end = sent + RESTART_WAIT + Duration::from_secs(10);
         let result = wait::until(
             &format!("the app of installation {id} to run again"),
@@ -593,10 +658,7 @@ impl Deployer<'_> {
                 let status = self.status(id).await?;
                 self.record(&status);
                 let state = status.state.clone().unwrap_or_default();
-                let since_restart = sent_at.elapsed().unwrap_or_default() + UPTIME_SLACK;
-                let fresh = status.uptime_seconds.is_none_or(|up| {
-                    Duration::try_from_secs_f64(up.max(0.0)).unwrap_or_default() <= since_restart
-                });
+                let fresh = is_fresh(&status);
                 match state.as_str() {
                     "running" if fresh => Ok(Poll::Ready(status)),
                     "exited" => Err(AppDown(status).into()),
@@ -620,18 +682,14 @@ impl Deployer<'_> {
         }
     }
 
-    fn record(&self, status: &crate::api::mittwald::types::AppInstallationStatus) {
+    fn record(&self, status: &AppInstallationStatus) {
         self.progress
             .update(|o| o.app_status = status.state.clone());
     }
 
     /// The error for an app that did not come back: its state, where its log is, and the
     /// log's last lines when they can be read.
-    async fn app_down(
-        &self,
-        session: &Session,
-        status: crate::api::mittwald::types::AppInstallationStatus,
-    ) -> Failure {
+    async fn app_down(&self, session: &Session, status: AppInstallationStatus) -> Failure {
         let state = status.state.as_deref().unwrap_or("unknown");
         let mut message = format!("the app did not come back after the restart: it is {state}");
         if let Some(code) = status.last_exit_code {
@@ -644,7 +702,7 @@ impl Deployer<'_> {
         {
             message.push_str(&format!("; its log is {log}"));
             if let Ok(out) = session
-                .output(&format!("tail -n {TAIL_LINES} {}", tree::quote(log)))
+                .output(&format!("tail -n {TAIL_LINES} -- {}", tree::quote(log)))
                 .await
                 && out.status == 0
                 && !out.stdout.is_empty()
@@ -655,10 +713,7 @@ impl Deployer<'_> {
         anyhow!(message).into()
     }
 
-    async fn status(
-        &self,
-        id: &str,
-    ) -> anyhow::Result<crate::api::mittwald::types::AppInstallationStatus> {
+    async fn status(&self, id: &str) -> anyhow::Result<AppInstallationStatus> {
         call(
             self.client
                 .app_retrieve_status()
@@ -684,7 +739,7 @@ impl std::error::Error for Refused {}
 
 /// An app that is `exited`, or not running when the restart's wait is over.
 #[derive(Debug)]
-struct AppDown(crate::api::mittwald::types::AppInstallationStatus);
+struct AppDown(AppInstallationStatus);
 
 impl std::fmt::Display for AppDown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -697,6 +752,33 @@ impl std::fmt::Display for AppDown {
 }
 
 impl std::error::Error for AppDown {}
+
+/// What the record of a finished deploy says: what ran after the files, as a SHA-256 (the
+/// install command may hold a secret; the record must not).
+fn marker_text(deploy: &Deploy) -> String {
+    let ran = format!(
+        "install command: {}\nrestart: {}\n",
+        deploy.install_command.as_deref().unwrap_or("(none)"),
+        deploy.restart
+    );
+    let digest = ring::digest::digest(&ring::digest::SHA256, ran.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("deployed by berth {hex}\n")
+}
+
+/// How `BERTH_INSTALL_COMMAND` runs: in the directory, stopping at its first failing line (as
+/// a CI step's script does), and in the background of a shell that ends the whole process
+/// group when berth's end of the channel signals it (on a timeout or a signal): sshd itself
+/// leaves a command without a terminal running when its channel closes, and a shell defers a
+/// trap while it waits for a command in the foreground.
+fn install_line(dir: &str, command: &str) -> String {
+    let script = format!("trap 'kill -TERM 0' TERM HUP; (set -e\n{command}\n) & wait $!");
+    format!(
+        "cd {} && exec sh -c {}",
+        tree::quote(dir),
+        tree::quote(&script)
+    )
+}
 
 /// The restart. `mittnitectl` waits for the job only with `--wait`, and by default 5 s; without
 /// `BERTH_WAIT` nothing waits.

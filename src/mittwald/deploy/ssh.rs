@@ -205,7 +205,9 @@ pub struct Output {
 
 /// A logged-in SSH connection.
 pub struct Session {
-    handle: client::Handle<Client>,
+    /// Shared with the guards of running commands: a dropped command's signal and close need
+    /// the connection to stay up until they are sent.
+    handle: Arc<client::Handle<Client>>,
     bytes_sent: AtomicU64,
 }
 
@@ -286,7 +288,7 @@ impl Session {
             ))
         })??;
         Ok(Session {
-            handle,
+            handle: Arc::new(handle),
             bytes_sent: AtomicU64::new(0),
         })
     }
@@ -357,7 +359,9 @@ impl Session {
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")
             .await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.handle).await;
+        if let Ok(handle) = Arc::try_unwrap(self.handle) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+        }
     }
 
     /// [`Session::exec`] with an `output` that may stop the command (its error is the
@@ -374,7 +378,7 @@ impl Session {
             .await
             .context("opening an SSH channel")?;
         let (mut read, write) = channel.split();
-        let guard = CloseOnDrop::new(write);
+        let guard = CloseOnDrop::new(write, self.handle.clone());
         let write = guard.write();
         write
             .exec(true, command)
@@ -466,13 +470,16 @@ impl Session {
 struct CloseOnDrop {
     /// Always there; taken only by `drop`.
     write: Option<ChannelWriteHalf<Msg>>,
+    /// Keeps the connection up until the close is sent.
+    connection: Option<Arc<client::Handle<Client>>>,
     armed: AtomicBool,
 }
 
 impl CloseOnDrop {
-    fn new(write: ChannelWriteHalf<Msg>) -> Self {
+    fn new(write: ChannelWriteHalf<Msg>, connection: Arc<client::Handle<Client>>) -> Self {
         Self {
             write: Some(write),
+            connection: Some(connection),
             armed: AtomicBool::new(true),
         }
     }
@@ -497,8 +504,14 @@ impl Drop for CloseOnDrop {
             && let Some(write) = self.write.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
+            let connection = self.connection.take();
             runtime.spawn(async move {
+                // OpenSSH does not end a command whose channel closes (no terminal, no
+                // SIGHUP): it is signalled first (OpenSSH 7.9+ takes `signal` requests and
+                // signals the command's process group).
+                let _ = write.signal(Sig::TERM).await;
                 let _ = write.close().await;
+                drop(connection);
             });
         }
     }
