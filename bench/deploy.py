@@ -450,12 +450,12 @@ class Sim:
             raise BenchError(f"{method} {path}: {status} {payload[:500]!r}")
         return json.loads(payload) if payload else None
 
-    def installation_host_dir(self, installation_path: str) -> Path:
-        """Where the simulator keeps `<web dir>/<installation path>` of PROJECT on this host."""
+    def project_host_path(self, path: str) -> Path:
+        """Where the simulator keeps `path` of PROJECT's file system (`/html/app`) on this host."""
         roots = sorted(self.tmp.glob("berth-sim-files-*"))
         if not roots:
             return self.tmp / "no-files-yet"
-        return roots[0] / PROJECT / "html" / installation_path.strip("/")
+        return roots[0] / PROJECT / path.strip("/")
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -659,16 +659,19 @@ class Bench:
             result["files_deployed"] = output(line, "files_deployed")
             result["bytes_deployed"] = output(line, "bytes_deployed")
             result["status"] = output(line, "status")
-            installation_path = output(line, "installation_path") or slot["installation_path"]
-            slot["installation_path_out"] = installation_path
+            result["deploy_path"] = output(line, "deploy_path")
         problems = []
         if ok and tool != "berth-api":
+            # berth's output deploy_path: a path of this host (sshd) or of the simulated project's
+            # file system (the simulator keeps it under its temporary directory).
+            path = result.get("deploy_path") or f"{WORK / 'sshd-web' if server == 'sshd' else '/html'}" \
+                f"{slot['installation_path']}"
             if tool.startswith("rsync"):
                 deployed = slot["target"]
             elif server == "sshd":
-                deployed = WORK / "sshd-web" / installation_path.strip("/")
+                deployed = Path(path)
             else:
-                deployed = self.sim.installation_host_dir(installation_path)
+                deployed = self.sim.project_host_path(path)
             problems = compare_trees(self.snapshot, deployed)
             result["deployed_dir"] = str(deployed)
         result["tree_ok"] = None if tool == "berth-api" or not ok else not problems
@@ -738,16 +741,23 @@ def cold_build(rev: str, label: str) -> dict:
     house.run_checked(["cargo", "fetch", "--locked"], cwd=source, timeout=900)
     log(f"{label}: cold release build of {commit} in a fresh target dir")
     load = os.getloadavg()[0]
+    busy_before = house.cpu_busy_seconds()
+    own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     took, _ = house.run_checked(["cargo", "build", "--release", "--locked"], cwd=source,
                                 env=house.cargo_env(target), timeout=1800)
+    own_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = (own_after.ru_utime - own_before.ru_utime) + (own_after.ru_stime - own_before.ru_stime)
+    # Other work on the machine meanwhile (other builds on a shared machine slow this one down).
+    others = max(house.cpu_busy_seconds() - busy_before - own, 0.0) / took
     binary = WORK / f"berth-{label}"
     shutil.copy2(target / "release" / "berth", binary)
     shutil.rmtree(target, ignore_errors=True)
     shutil.rmtree(source, ignore_errors=True)
     size = binary.stat().st_size
-    log(f"{label}: {took:.0f} s, binary {size:,} bytes")
-    return {"rev": rev, "commit": commit, "cold_build_s": took, "binary_size": size,
-            "load_before": load, "binary": str(binary)}
+    log(f"{label}: {took:.0f} s (build CPU {own:.0f} s; others used {others:.2f} cores meanwhile), "
+        f"binary {size:,} bytes")
+    return {"rev": rev, "commit": commit, "cold_build_s": took, "binary_size": size, "build_cpu_s": own,
+            "load_before": load, "others_cores_during_build": others, "binary": str(binary)}
 
 
 def ensure_release_binary() -> Path:
@@ -870,7 +880,9 @@ def markdown(results: dict) -> str:
         f"{results['latency_check']['rtt_ms_median']:.1f} ms median), no netem. Medians of "
         f"{results['reps']} repetition(s) (min–max); bytes are the TCP payload through the relay, both "
         "directions; the deployed tree of every run was compared with the source (files, SHA-256, modes, "
-        "symlinks, directories).",
+        "symlinks, directories). "
+        f"Other work on the machine during the runs: {results['load']['others_cores_during_runs']:.2f} cores "
+        f"(load average {results['load']['before_runs']:.1f} before).",
         "",
     ]
     if not results["berth_deploys"]:
@@ -895,7 +907,8 @@ def markdown(results: dict) -> str:
             b = builds.get(key)
             if b:
                 lines.append(f"| {key} | `{b['commit']}` ({b['rev']}) | {b['cold_build_s']:.0f} s "
-                             f"(load {b['load_before']:.1f} before) | {b['binary_size'] / 1e6:.2f} MB "
+                             f"(CPU {b['build_cpu_s']:.0f} s; load {b['load_before']:.1f} before, other work "
+                             f"{b['others_cores_during_build']:.2f} cores meanwhile) | {b['binary_size'] / 1e6:.2f} MB "
                              f"({b['binary_size']:,} bytes) |")
         lines += ["", "Cold: `cargo build --release --locked` in a fresh target dir after `cargo fetch`, "
                   "one after the other in the same run.", ""]
@@ -993,11 +1006,21 @@ def main(argv) -> int:
     log(f"tree: {tree_info['files']} files, {tree_info['bytes'] / 1e6:.2f} MB, {tree_info['symlinks']} symlinks")
 
     bench = Bench(args, binary, tree, tree_snapshot)
+    load = {"before_runs": os.getloadavg()[0]}
+    busy_before, runs_began = house.cpu_busy_seconds(), time.monotonic()
+    own_before = sum(os.times()[:4])
     try:
         bench.start(servers)
         bench.run_all(servers, reps, berth_ok)
     finally:
         bench.stop()
+    # Other work on the machine during the runs: everything busy less this script and its children
+    # (the tools, the simulator, sshd: all waited for by now).
+    elapsed = time.monotonic() - runs_began
+    own = sum(os.times()[:4]) - own_before
+    load["others_cores_during_runs"] = max(house.cpu_busy_seconds() - busy_before - own, 0.0) / elapsed
+    load["own_cores_during_runs"] = own / elapsed
+    load["end"] = os.getloadavg()[0]
 
     results = {
         "version": RESULTS_VERSION,
@@ -1015,6 +1038,7 @@ def main(argv) -> int:
         "latency_check": latency,
         "ssh_activation_ms": args.ssh_activation_ms,
         "tree": tree_info,
+        "load": load,
         "builds": builds,
         "summary": summarize(bench.runs),
         "runs": bench.runs,
