@@ -28,7 +28,8 @@ deploy (empty target) and an unchanged re-deploy (the same tree again, same targ
     `berth@bench` for the current user is bind-mounted: same uid, host untouched),
     `rsync -a --delete -e "ssh ..."` as the current user (`rsync`) and the same with the
     flags `mw app upload` passes, `--archive --recursive --verbose --progress --delete`
-    (`rsync-mw`; its output goes to a file);
+    (`rsync-mw`; its output goes to a file), and `ssh ... true` alone (`ssh`: one login, the
+    floor under every tool's figures);
   * the simulator's SSH endpoint: berth with the temporary SSH user it creates through the API
     (the default path, what users get: creating the user and waiting for its activation count,
     with the simulator's activation delay set by --ssh-activation-ms, default 0) and berth with a
@@ -631,7 +632,10 @@ class Bench:
         if phase == "cold":
             unique = f"bench-{tool}-{rep}-{uuid.uuid4().hex[:6]}"
             slot.update({"description": unique, "installation_path": f"/{unique}"})
-        if tool.startswith("rsync"):
+        if tool == "ssh":
+            argv = [*self.ssh_command().split(), f"{self.sshd.user}@127.0.0.1", "true"]
+            env = house.child_env({})
+        elif tool.startswith("rsync"):
             if phase == "cold":
                 slot["target"] = WORK / "rsync" / slot["description"]
                 slot["target"].mkdir()
@@ -662,7 +666,7 @@ class Bench:
             result["status"] = output(line, "status")
             result["deploy_path"] = output(line, "deploy_path")
         problems = []
-        if ok and tool != "berth-api":
+        if ok and tool not in ("berth-api", "ssh"):
             # berth's output deploy_path: a path of this host (sshd) or of the simulated project's
             # file system (the simulator keeps it under its temporary directory).
             path = result.get("deploy_path") or f"{WORK / 'sshd-web' if server == 'sshd' else '/html'}" \
@@ -675,7 +679,7 @@ class Bench:
                 deployed = self.sim.project_host_path(path)
             problems = compare_trees(self.snapshot, deployed)
             result["deployed_dir"] = str(deployed)
-        result["tree_ok"] = None if tool == "berth-api" or not ok else not problems
+        result["tree_ok"] = None if tool in ("berth-api", "ssh") or not ok else not problems
         if problems:
             result["tree_problems"] = problems
         result["ok"] = ok and not problems
@@ -694,17 +698,18 @@ class Bench:
     def run_all(self, servers: list[str], reps: int, berth_ok: bool) -> None:
         plan = []
         if "sshd" in servers:
-            tools = (["berth"] if berth_ok and self.sshd.alias else []) + ["rsync"] + ([] if self.args.no_rsync_mw else ["rsync-mw"])
+            tools = (["berth"] if berth_ok and self.sshd.alias else []) + ["rsync"] + ([] if self.args.no_rsync_mw else ["rsync-mw"]) \
+                + ([] if self.args.short else ["ssh"])
             plan.append(("sshd", tools))
         if "sim" in servers and berth_ok:
             plan.append(("sim", list(BERTH_TOOLS) + ([] if self.args.short else ["berth-api"])))
-        total = sum(len(tools) * reps * len(PHASES) for _, tools in plan)
+        total = sum((len(tools) * len(PHASES) - ("ssh" in tools)) * reps for _, tools in plan)
         for server, tools in plan:
             for rep in range(reps):
                 order = tools if rep % 2 == 0 else list(reversed(tools))
                 for tool in order:
                     slot: dict = {}
-                    for phase in PHASES:
+                    for phase in (("login",) if tool == "ssh" else PHASES):
                         result = self.one(server, tool, phase, rep, slot)
                         self.runs.append(result)
                         log(f"[{len(self.runs)}/{total}] {server} {tool} {phase} #{rep + 1}: " + (
@@ -839,6 +844,7 @@ TOOL_LABELS = {
     "berth-api": "berth without BERTH_PATH (API only)",
     "rsync": "`rsync -a --delete` over ssh",
     "rsync-mw": "`rsync --archive --recursive --verbose --progress --delete` (mw app upload's flags)",
+    "ssh": "`ssh … true` (one login, the floor)",
 }
 
 
