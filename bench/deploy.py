@@ -902,6 +902,17 @@ def markdown(results: dict) -> str:
                   "are in.", ""]
     lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    compare = []
+    for phase in PHASES:
+        tools = results["summary"].get(f"sshd/{phase}", {})
+        b, r = tools.get("berth"), tools.get("rsync")
+        if b and r and b["wall_s"] and r["wall_s"] and b["bytes_wire"] and r["bytes_wire"]:
+            compare.append(f"{phase}: berth {b['wall_s']['median']:.2f} s / {b['bytes_wire']['median'] / 1e6:.2f} MB, "
+                           f"rsync {r['wall_s']['median']:.2f} s / {r['bytes_wire']['median'] / 1e6:.2f} MB "
+                           f"(berth ×{b['wall_s']['median'] / r['wall_s']['median']:.2f} the time, "
+                           f"×{b['bytes_wire']['median'] / r['bytes_wire']['median']:.2f} the bytes)")
+    if compare:
+        lines += ["", "berth versus `rsync -a` against the same OpenSSH sshd: " + "; ".join(compare) + "."]
     lines += [
         "",
         "rsync runs only against OpenSSH: the simulator's SSH endpoint has no rsync (a small command "
