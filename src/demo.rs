@@ -1,5 +1,6 @@
 //! `berth demo`: the built-in simulator on a free loopback port, and each provider's job run
-//! against it twice, printing what a real run prints: mittwald, Cloud Foundry through v3 (as
+//! against it twice, printing what a real run prints: mittwald (with a code deploy over SSH),
+//! Cloud Foundry through v3 (as
 //! `BERTH_CF_API=auto` picks it), and Cloud Foundry through v2.
 
 use crate::{
@@ -32,21 +33,8 @@ pub async fn run() -> Exit {
     };
     ci::info(format_args!("demo: simulator at {}", sim.url()));
 
-    let mittwald = [
-        ("BERTH_PROVIDER", Provider::Mittwald.as_str()),
-        ("BERTH_API_URL", &sim.url()),
-        ("BERTH_API_TOKEN", &token),
-        ("BERTH_PROJECT_ID", "p-demo42"),
-        ("BERTH_APP", "node"),
-        ("BERTH_DESCRIPTION", "berth demo"),
-        ("BERTH_ENTRYPOINT", "node server.js"),
-    ];
-    let exit = demo_runs(&sim, "mittwald", &mittwald).await;
-    if exit != Exit::Ok {
-        return exit;
-    }
-
-    // A tiny app to upload as the bits, removed afterwards.
+    // A tiny Node.js app: deployed into the mittwald installation over SSH, and uploaded as
+    // the Cloud Foundry app's bits; removed afterwards.
     let app = std::env::temp_dir().join(format!("berth-demo-{}", std::process::id()));
     let written = std::fs::create_dir_all(&app).and_then(|()| {
         std::fs::write(
@@ -65,6 +53,31 @@ pub async fn run() -> Exit {
         ));
         return Exit::Failed;
     }
+
+    let ssh_host = sim.ssh_addr().to_string();
+    let known_hosts = sim.ssh_known_hosts();
+    let mittwald = [
+        ("BERTH_PROVIDER", Provider::Mittwald.as_str()),
+        ("BERTH_API_URL", &sim.url()),
+        ("BERTH_API_TOKEN", &token),
+        ("BERTH_PROJECT_ID", "p-demo42"),
+        ("BERTH_APP", "node"),
+        ("BERTH_DESCRIPTION", "berth demo"),
+        ("BERTH_ENTRYPOINT", "node server.js"),
+        // The code, deployed over SSH into the simulator's endpoint, whose host key is the
+        // one trusted here (a real run checks mittwald's published keys).
+        ("BERTH_PATH", &app.to_string_lossy()),
+        ("BERTH_SSH_HOST", &ssh_host),
+        ("BERTH_SSH_KNOWN_HOSTS", &known_hosts),
+        // `npm ci --omit=dev` in a real pipeline; the simulator's host may have no npm.
+        ("BERTH_INSTALL_COMMAND", "ls -l"),
+    ];
+    let exit = demo_runs(&sim, "mittwald", &mittwald).await;
+    if exit != Exit::Ok {
+        let _ = std::fs::remove_dir_all(&app);
+        return exit;
+    }
+
     let cloudfoundry = [
         ("BERTH_PROVIDER", Provider::CloudFoundry.as_str()),
         ("BERTH_API_URL", &sim.cf_url()),

@@ -9,12 +9,7 @@ use std::path::Path;
 /// What is not uploaded: `exclude` (gitignore patterns relative to `dir`), and the patterns of
 /// a `.cfignore` in it, as `cf push` reads it.
 pub fn exclusions(dir: &Path, exclude: &[String]) -> Result<Gitignore> {
-    let mut builder = GitignoreBuilder::new(dir);
-    for pattern in exclude {
-        builder
-            .add_line(None, pattern)
-            .with_context(|| format!("BERTH_EXCLUDE pattern {pattern:?}"))?;
-    }
+    let mut builder = patterns(dir, exclude)?;
     let cfignore = dir.join(".cfignore");
     if cfignore.is_file()
         && let Some(e) = builder.add(&cfignore)
@@ -22,6 +17,21 @@ pub fn exclusions(dir: &Path, exclude: &[String]) -> Result<Gitignore> {
         return Err(anyhow::Error::new(e).context(format!("reading {}", cfignore.display())));
     }
     Ok(builder.build()?)
+}
+
+/// What is not deployed to mittwald: `exclude` alone (a `.cfignore` is Cloud Foundry's).
+pub fn exclude_patterns(dir: &Path, exclude: &[String]) -> Result<Gitignore> {
+    Ok(patterns(dir, exclude)?.build()?)
+}
+
+fn patterns(dir: &Path, exclude: &[String]) -> Result<GitignoreBuilder> {
+    let mut builder = GitignoreBuilder::new(dir);
+    for pattern in exclude {
+        builder
+            .add_line(None, pattern)
+            .with_context(|| format!("BERTH_EXCLUDE pattern {pattern:?}"))?;
+    }
+    Ok(builder)
 }
 
 /// The entries below `dir` that go up, sorted by name, excluded directories not entered.

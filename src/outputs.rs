@@ -60,6 +60,14 @@ pub struct Outputs {
     pub app_version: Option<String>,
     /// mittwald: the last phase seen.
     pub phase: Option<String>,
+    /// mittwald: the absolute directory the files of `BERTH_PATH` went to.
+    pub deploy_path: Option<String>,
+    /// mittwald: how many files the deploy sent (unchanged ones are skipped).
+    pub files_deployed: Option<u64>,
+    /// mittwald: the bytes of those files.
+    pub bytes_deployed: Option<u64>,
+    /// mittwald: the app's process state after the deploy (`running`, `stopped`, `exited`).
+    pub app_status: Option<String>,
     /// Cloud Foundry: the app's name.
     pub app_name: Option<String>,
     /// Cloud Foundry: the last `state` seen (`STARTED`, `STOPPED`).
@@ -106,6 +114,10 @@ pub const KEYS: &[&str] = &[
     "app_version_id",
     "app_version",
     "phase",
+    "deploy_path",
+    "files_deployed",
+    "bytes_deployed",
+    "app_status",
     "created",
     "status",
     "dry_run",
@@ -190,6 +202,16 @@ impl Outputs {
         opt("app_version_id", &self.app_version_id);
         opt("app_version", &self.app_version);
         opt("phase", &self.phase);
+        opt("deploy_path", &self.deploy_path);
+        opt(
+            "files_deployed",
+            &self.files_deployed.map(|n| n.to_string()),
+        );
+        opt(
+            "bytes_deployed",
+            &self.bytes_deployed.map(|n| n.to_string()),
+        );
+        opt("app_status", &self.app_status);
         pairs.push(("created", Value::Bool(self.created)));
         pairs.push(("status", Value::from(self.status.as_str())));
         if self.dry_run {

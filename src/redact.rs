@@ -31,6 +31,7 @@ pub const SECRET_VARS: &[&str] = &[
     "BERTH_CF_PASSWORD",
     "BERTH_CF_CLIENT_SECRET",
     "BERTH_DOCKER_PASSWORD",
+    "BERTH_SSH_PRIVATE_KEY",
 ];
 
 /// Every known form of every registered secret, longest first, so that a longer form is

@@ -246,8 +246,15 @@ fn every_declared_output_is_written_by_a_mittwald_or_a_cloud_foundry_run() {
         ("project-id", PROJECT),
         ("app", "node"),
         ("description", "action test"),
+        // The code too, over the simulator's SSH endpoint.
+        ("path", &app_path),
+        ("ssh-host", &sim.ssh_addr().to_string()),
+        ("ssh-known-hosts", &sim.ssh_known_hosts()),
+        ("install-command", "true"),
     ]);
     assert_eq!(mittwald.code, 0, "{}", mittwald.stderr);
+    assert_eq!(mittwald.outputs["files-deployed"], "1");
+    assert_eq!(mittwald.outputs["app-status"], "running");
     check_one_json_line(&mittwald);
     assert_eq!(mittwald.outputs["status"], "ready");
     assert!(!mittwald.outputs["installation-id"].is_empty());

@@ -251,7 +251,7 @@ pub(super) fn parse(
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
         let problem = if path.is_dir() {
-            unreadable_in(path, &exclude)
+            unreadable_in(path, crate::files::exclusions(path, &exclude))
         } else if zip && path.is_file() {
             not_a_zip(path)
         } else {
@@ -544,7 +544,8 @@ fn space(raw: &Raw, p: &mut Problems) -> Option<SpaceRef> {
 }
 
 /// Patterns one a line or comma-separated, trimmed, empty ones dropped.
-fn patterns(text: &str) -> Vec<String> {
+/// `BERTH_EXCLUDE`'s patterns: one a line or comma-separated.
+pub(super) fn patterns(text: &str) -> Vec<String> {
     text.split(['\n', ','])
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -644,8 +645,11 @@ fn pair(
 /// Why the directory cannot be uploaded whole, if it cannot: the first entry that goes up but
 /// cannot be listed or opened. Checked before any request, so that no app is created for bits
 /// that never go up; what `exclude` leaves out is not looked at.
-fn unreadable_in(dir: &std::path::Path, exclude: &[String]) -> Option<String> {
-    let excluded = match crate::files::exclusions(dir, exclude) {
+pub(super) fn unreadable_in(
+    dir: &std::path::Path,
+    excluded: anyhow::Result<ignore::gitignore::Gitignore>,
+) -> Option<String> {
+    let excluded = match excluded {
         Ok(excluded) => excluded,
         Err(e) => return Some(format!("{e:#}")),
     };

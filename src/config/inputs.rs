@@ -67,6 +67,8 @@ inputs! {
         dotenv "BERTH_DOTENV" "(none)" "also write the outputs as a dotenv file at this path (GitLab artifacts:reports:dotenv)";
         ca_cert "BERTH_CA_CERT" "(none)" "PEM file with extra CA certificates to trust";
         insecure_skip_tls_verify "BERTH_INSECURE_SKIP_TLS_VERIFY" "false" "skip TLS verification (warns every run)";
+        path "BERTH_PATH" "(none)" "the app's code: mittwald: a directory deployed over SSH into the installation's directory, then the app is restarted; Cloud Foundry: a directory or .zip uploaded as the app's bits";
+        exclude "BERTH_EXCLUDE" ".git" "paths not to deploy or upload, gitignore patterns relative to BERTH_PATH, one a line or comma-separated (replaces the default; on Cloud Foundry a .cfignore in BERTH_PATH counts too)";
     }
     mittwald {
         project_id "BERTH_PROJECT_ID" "(required)" "project id (UUID) or short id (p-xxxxxx)";
@@ -77,6 +79,13 @@ inputs! {
         user_inputs "BERTH_USER_INPUTS" "(none)" "more user inputs, name=value, one a line (or separated by `;`)";
         update_policy "BERTH_UPDATE_POLICY" "none" "`none`, `patchLevel`, `all`";
         installation_path "BERTH_INSTALLATION_PATH" "chosen by the platform" "installation path for a new installation";
+        delete "BERTH_DELETE" "false" "with BERTH_PATH: also remove files in the installation's directory that BERTH_PATH lacks (excluded paths are kept)";
+        install_command "BERTH_INSTALL_COMMAND" "(none)" "with BERTH_PATH: a command run in the installation's directory after the upload, before the restart (`npm ci --omit=dev`)";
+        restart "BERTH_RESTART" "true" "with BERTH_PATH: restart the app after deploying (`mittnitectl job restart`) and wait until it runs";
+        ssh_user "BERTH_SSH_USER" "a temporary SSH user" "an SSH user of the project (ssh-abc123; logs in as <user>@<installation short id>), with BERTH_SSH_PRIVATE_KEY";
+        ssh_private_key "BERTH_SSH_PRIVATE_KEY" "a key made for this run" "that user's private key, OpenSSH format, without passphrase (a secret)";
+        ssh_host "BERTH_SSH_HOST" "ssh.<clusterId>.<clusterDomain> of the project" "the SSH endpoint, host[:port]";
+        ssh_known_hosts "BERTH_SSH_KNOWN_HOSTS" "mittwald's published host keys" "known_hosts lines the SSH endpoint's host key is checked against";
     }
     cloudfoundry {
         cf_username "BERTH_CF_USERNAME" "(none)" "UAA password grant: user name (with BERTH_CF_PASSWORD)";
@@ -107,11 +116,9 @@ inputs! {
         enable_ssh "BERTH_ENABLE_SSH" "platform default" "boolean of the create-app API";
         console "BERTH_CONSOLE" "platform default" "boolean of the create-app API";
         debug "BERTH_DEBUG" "platform default" "boolean of the create-app API";
-        path "BERTH_PATH" "(none)" "a directory or .zip to upload as the app's bits before starting";
         routes "BERTH_ROUTES" "(none)" "routes to map: `host.domain[/path]`, `domain:port` (TCP) or `default`, one a line or comma-separated";
         strategy "BERTH_STRATEGY" "restart" "how new code or settings go live on a running app: `restart` or `rolling` (v3)";
         logs "BERTH_LOGS" "true" "show the staging log (log-cache) and its last lines on failure";
-        exclude "BERTH_EXCLUDE" ".git" "paths not to upload, gitignore patterns relative to BERTH_PATH, one a line or comma-separated (replaces the default; a .cfignore in BERTH_PATH counts too)";
     }
 }
 

@@ -2,7 +2,12 @@
 //! installation's description, user inputs and update policy.
 
 use super::{Problems, Raw, Secret, UpdatePolicy, is_uuid};
-use std::{fmt, path::Path};
+use crate::mittwald::deploy::{known_hosts::KnownHosts, ssh::Endpoint};
+use russh::keys::PrivateKey;
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
 
 /// Node.js's app id on mittwald.
 pub const MITTWALD_NODE_APP_ID: &str = "3e7f920b-a711-4d2f-9871-661e1b41a2f0";
@@ -65,6 +70,48 @@ pub struct MittwaldTarget {
     pub update_policy: Option<UpdatePolicy>,
     /// `BERTH_INSTALLATION_PATH`.
     pub installation_path: Option<String>,
+    /// `BERTH_PATH` and what goes with it: the code to deploy over SSH.
+    pub deploy: Option<Box<Deploy>>,
+}
+
+/// What `BERTH_PATH` and its companions ask for: the code deployed into the installation's
+/// directory over SSH, then installed and restarted.
+#[derive(Debug, Clone)]
+pub struct Deploy {
+    /// `BERTH_PATH`: a directory.
+    pub path: PathBuf,
+    /// `BERTH_EXCLUDE`: gitignore patterns (default `.git`).
+    pub exclude: Vec<String>,
+    /// `BERTH_DELETE`.
+    pub delete: bool,
+    /// `BERTH_INSTALL_COMMAND`.
+    pub install_command: Option<String>,
+    /// `BERTH_RESTART`.
+    pub restart: bool,
+    /// `BERTH_SSH_USER` + `BERTH_SSH_PRIVATE_KEY`; `None`: a temporary SSH user.
+    pub login: Option<SshLogin>,
+    /// `BERTH_SSH_HOST`, checked; `None`: from the project.
+    pub host: Option<Endpoint>,
+    /// `BERTH_SSH_KNOWN_HOSTS`, checked; `None`: mittwald's published host keys.
+    pub known_hosts: Option<KnownHosts>,
+}
+
+/// A given SSH user and its key.
+#[derive(Clone)]
+pub struct SshLogin {
+    /// The user name as given (`ssh-abc123`, or a whole login with `@`).
+    pub user: String,
+    /// The parsed private key (never printed: see the `Debug`).
+    pub key: std::sync::Arc<PrivateKey>,
+}
+
+impl fmt::Debug for SshLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SshLogin")
+            .field("user", &self.user)
+            .field("key", &"<secret>")
+            .finish()
+    }
 }
 
 /// A user input given by the user, and the variable it came from (for error messages).
@@ -85,6 +132,9 @@ fn is_short_id(text: &str, prefix: &str) -> bool {
 
 /// The mittwald inputs; `None` when a required one is missing (the problem is recorded).
 pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
+    // Read first, while `raw` is whole; its problems are reported after the others'.
+    let mut deploy_problems = Problems::default();
+    let deploy = deploy(&raw, &mut deploy_problems);
     let token = p.required("BERTH_API_TOKEN", raw.api_token);
     if token
         .as_deref()
@@ -171,7 +221,10 @@ pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
         parsed
     });
 
-    let installation_path = raw.installation_path.map(|s| s.trim().to_string());
+    let installation_path = raw
+        .installation_path
+        .as_deref()
+        .map(|s| s.trim().to_string());
     if let Some(path) = &installation_path
         && Path::new(path)
             .components()
@@ -185,6 +238,8 @@ pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
         );
     }
 
+    p.extend(deploy_problems);
+
     Some(MittwaldTarget {
         token: Secret::new(token?),
         project_id: project_id?,
@@ -194,6 +249,93 @@ pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
         user_inputs,
         update_policy,
         installation_path,
+        deploy: deploy.map(Box::new),
+    })
+}
+
+/// `BERTH_PATH` and its companions, checked before any request; `None` without `BERTH_PATH`
+/// (the companions are then warned about as unused).
+fn deploy(raw: &Raw, p: &mut Problems) -> Option<Deploy> {
+    let delete = p.bool("BERTH_DELETE", raw.delete.as_deref(), false);
+    let restart = p.bool("BERTH_RESTART", raw.restart.as_deref(), true);
+    let login = match (&raw.ssh_user, &raw.ssh_private_key) {
+        (Some(user), Some(key)) => {
+            let user = user.trim().to_string();
+            if user.contains(char::is_whitespace) {
+                p.invalid("BERTH_SSH_USER", format!("{user:?} contains white space"));
+            }
+            match crate::mittwald::deploy::ssh::parse_private_key(key) {
+                Ok(key) => Some(SshLogin {
+                    user,
+                    key: std::sync::Arc::new(key),
+                }),
+                Err(problem) => {
+                    // Never echo the key: the problem names what is wrong, not the text.
+                    p.invalid("BERTH_SSH_PRIVATE_KEY", format!("the key {problem}"));
+                    None
+                }
+            }
+        }
+        (Some(_), None) => {
+            p.invalid(
+                "BERTH_SSH_USER",
+                "needs BERTH_SSH_PRIVATE_KEY (that user's private key); leave both out and berth makes a temporary SSH user",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            p.invalid(
+                "BERTH_SSH_PRIVATE_KEY",
+                "needs BERTH_SSH_USER (the SSH user the key belongs to)",
+            );
+            None
+        }
+        (None, None) => None,
+    };
+    let host = raw.ssh_host.as_deref().and_then(|h| {
+        Endpoint::parse(h.trim())
+            .map_err(|problem| p.invalid("BERTH_SSH_HOST", problem))
+            .ok()
+    });
+    let known_hosts = raw.ssh_known_hosts.as_deref().and_then(|text| {
+        KnownHosts::parse(text, "BERTH_SSH_KNOWN_HOSTS")
+            .map_err(|problem| p.invalid("BERTH_SSH_KNOWN_HOSTS", problem))
+            .ok()
+    });
+    let install_command = raw
+        .install_command
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    let path = PathBuf::from(raw.path.as_deref()?);
+    let exclude = raw
+        .exclude
+        .as_deref()
+        .map_or_else(|| vec![".git".to_string()], super::cloudfoundry::patterns);
+    let problem = if path.is_dir() {
+        super::cloudfoundry::unreadable_in(&path, crate::files::exclude_patterns(&path, &exclude))
+    } else if path.is_file() {
+        Some(format!(
+            "{} is a file; on mittwald BERTH_PATH is a directory whose files are deployed (a .zip is not unpacked)",
+            path.display()
+        ))
+    } else {
+        Some(format!("{} is not a directory", path.display()))
+    };
+    if let Some(problem) = problem {
+        p.invalid("BERTH_PATH", problem);
+        return None;
+    }
+    Some(Deploy {
+        path,
+        exclude,
+        delete,
+        install_command,
+        restart,
+        login,
+        host,
+        known_hosts,
     })
 }
 

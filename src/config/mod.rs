@@ -27,8 +27,8 @@ pub use common::{Common, MAX_WAIT_TIMEOUT, OnExisting};
 pub use env::env_vars;
 pub use inputs::{INPUTS, Input};
 pub use mittwald::{
-    AppRef, MITTWALD_API_URL, MITTWALD_NODE_APP_ID, MITTWALD_PYTHON_APP_ID, MittwaldTarget,
-    UserInput, VersionRef,
+    AppRef, Deploy, MITTWALD_API_URL, MITTWALD_NODE_APP_ID, MITTWALD_PYTHON_APP_ID, MittwaldTarget,
+    SshLogin, UserInput, VersionRef,
 };
 pub use problems::{ConfigError, ConfigErrors, parse_bool, parse_duration};
 

@@ -103,6 +103,11 @@ impl Problems {
         }
     }
 
+    /// Adds the problems another reader found.
+    pub(super) fn extend(&mut self, other: Problems) {
+        self.0.extend(other.0);
+    }
+
     /// The problems found, in the order they were found.
     pub(super) fn into_list(self) -> Vec<ConfigError> {
         self.0

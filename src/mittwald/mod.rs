@@ -147,6 +147,9 @@ impl Installer<'_> {
             // A dry run reports `pending`, whatever it found (CONTRACT).
             self.progress.update(|o| o.dry_run = true);
             self.print_plan(existing.as_ref(), &steps, &version);
+            if steps.contains(&Step::Deploy) {
+                self.deployer().dry_run(existing.as_ref()).await?;
+            }
             return Ok(());
         }
         // Ready and nothing to do: done. (Any write makes it busy again.)
@@ -182,6 +185,10 @@ impl Installer<'_> {
                     let Some(id) = &id else { continue };
                     self.wait_ready(id, etag.as_deref(), &versions).await?;
                     self.progress.update(|o| o.status = Status::Ready);
+                }
+                Step::Deploy => {
+                    let Some(id) = &id else { continue };
+                    self.deploy(id, etag.as_deref()).await?;
                 }
             }
         }
@@ -223,8 +230,41 @@ impl Installer<'_> {
                     &changes.body,
                     version,
                 ),
-                Step::WaitReady => {}
+                Step::WaitReady | Step::Deploy => {}
             }
+        }
+    }
+
+    /// Deploys `BERTH_PATH` into the installation, ready by now.
+    async fn deploy(&self, id: &str, etag: Option<&str>) -> Result<(), Failure> {
+        let installation = self.read(id, etag).await?;
+        let delete = self.target.deploy.as_ref().is_some_and(|d| d.delete);
+        // BERTH_DELETE must not reach into another installation's directory.
+        let others: Vec<String> = if delete {
+            self.list(None, etag)
+                .await?
+                .into_iter()
+                .filter(|i| i.id != installation.id)
+                .filter_map(|i| i.installation_path)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.deployer().run(&installation, &others).await
+    }
+
+    fn deployer(&self) -> deploy::Deployer<'_> {
+        deploy::Deployer {
+            client: &self.client,
+            policy: &self.policy,
+            progress: self.progress,
+            project: &self.target.project_id,
+            deploy: self
+                .target
+                .deploy
+                .as_deref()
+                .expect("a deploy step only with BERTH_PATH"),
+            wait: self.common.wait,
         }
     }
 
@@ -297,25 +337,46 @@ impl Installer<'_> {
 
     /// Every installation of this app in the project with exactly this description, from
     /// every page of the list; after our own write, `etag` makes the list include it.
-    ///
-    /// A partial list would make berth create a duplicate, so it reads until the list ends
-    /// (see [`list_goes_on`]) and fails rather than stop early at [`MAX_PAGES`].
     async fn find_all(
         &self,
         app: &App,
         etag: Option<&str>,
     ) -> Result<Vec<AppInstallation>, Failure> {
+        let listed = self.list(Some(&app.id), etag).await?;
+        // The list is filtered by app already, but what came back is checked all the same.
+        Ok(listed
+            .into_iter()
+            .filter(|i| {
+                // One being removed (a racing run's twin, or by hand) no longer counts.
+                i.app_id.eq_ignore_ascii_case(&app.id)
+                    && i.description == self.target.description
+                    && !i.deletion_requested
+            })
+            .collect())
+    }
+
+    /// Every installation of the project (of `app` only, when given), every page.
+    ///
+    /// A partial list would make berth create a duplicate, so it reads until the list ends
+    /// (see [`list_goes_on`]) and fails rather than stop early at [`MAX_PAGES`].
+    async fn list(
+        &self,
+        app: Option<&str>,
+        etag: Option<&str>,
+    ) -> Result<Vec<AppInstallation>, Failure> {
         let project = &self.target.project_id;
-        let mut matching = Vec::new();
+        let mut listed = Vec::new();
         let mut skip = 0u64;
         for _ in 0..MAX_PAGES {
             let mut request = self
                 .client
                 .app_list_appinstallations()
                 .project_id(project)
-                .app_ids(vec![app.id.clone()])
                 .limit(PAGE_SIZE)
                 .skip(skip as i64);
+            if let Some(app) = app {
+                request = request.app_ids(vec![app.to_string()]);
+            }
             if let Some(etag) = etag {
                 request = request.if_event_reached(etag.to_string());
             }
@@ -324,13 +385,7 @@ impl Installer<'_> {
                 .with_context(|| format!("listing the app installations of project {project}"))?;
             let count = batch.len() as u64;
             skip += count;
-            // The list is filtered by app already, but what came back is checked all the same.
-            matching.extend(batch.into_iter().filter(|i| {
-                // One being removed (a racing run's twin, or by hand) no longer counts.
-                i.app_id.eq_ignore_ascii_case(&app.id)
-                    && i.description == self.target.description
-                    && !i.deletion_requested
-            }));
+            listed.extend(batch);
             let number = |name: &str| {
                 headers
                     .get(name)
@@ -343,7 +398,7 @@ impl Installer<'_> {
                 total: number("x-pagination-totalcount"),
             };
             if !list_goes_on(&page) {
-                return Ok(matching);
+                return Ok(listed);
             }
         }
         Err(anyhow!(

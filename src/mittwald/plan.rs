@@ -32,6 +32,8 @@ pub enum Step {
     Change(Changes),
     /// Wait until it is ready.
     WaitReady,
+    /// Deploy `BERTH_PATH` into it over SSH (it is ready by then), install, restart.
+    Deploy,
 }
 
 /// A change to an existing installation: the body, and what it changes in words.
@@ -49,6 +51,7 @@ impl std::fmt::Display for Step {
             Self::Install(body) => write!(f, "install {:?}", body.description),
             Self::Change(changes) => write!(f, "update {}", changes.what.join(", ")),
             Self::WaitReady => f.write_str("wait until it is ready"),
+            Self::Deploy => f.write_str("deploy BERTH_PATH over SSH"),
         }
     }
 }
@@ -57,8 +60,29 @@ impl std::fmt::Display for Step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exists;
 
-/// The steps, and notes for people (a version kept rather than downgraded).
+/// The steps, and notes for people (a version kept rather than downgraded). A deploy
+/// (`BERTH_PATH`) comes last and needs the installation ready, so it implies the wait.
 pub fn plan(
+    existing: Option<&AppInstallation>,
+    wanted: &Wanted,
+    on_existing: OnExisting,
+    wait: bool,
+) -> Result<(Vec<Step>, Vec<String>), Exists> {
+    // `reuse` leaves an existing installation as it is: no settings and no code change.
+    let reused = existing.is_some() && on_existing == OnExisting::Reuse;
+    let deploy = wanted.target.deploy.is_some();
+    let (mut steps, mut notes) =
+        settings(existing, wanted, on_existing, wait || (deploy && !reused))?;
+    if deploy && reused {
+        notes.push("BERTH_PATH is not deployed: BERTH_ON_EXISTING=reuse changes no code".into());
+    } else if deploy {
+        steps.push(Step::Deploy);
+    }
+    Ok((steps, notes))
+}
+
+/// The steps that bring the installation's settings where they are asked.
+fn settings(
     existing: Option<&AppInstallation>,
     wanted: &Wanted,
     on_existing: OnExisting,
@@ -219,6 +243,7 @@ mod tests {
             user_inputs: Vec::new(),
             update_policy: None,
             installation_path: None,
+            deploy: None,
         };
         f(&mut t);
         t

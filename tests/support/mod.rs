@@ -6,6 +6,7 @@ use assert_cmd::Command;
 use berth_sim::{self as sim, RecordedRequest, SimHandle, SimOptions};
 use serde_json::Value;
 use std::{path::PathBuf, time::Duration};
+pub mod openssh;
 
 /// The token the test simulators accept: distinctive, so a leak is easy to find.
 pub const TOKEN: &str = "tok-SECRET-5f1d2c9e";
