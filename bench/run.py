@@ -890,8 +890,10 @@ def targets(summary, binary_size, runs) -> list[dict]:
             add(f"peak memory, {case}", f"{rss / 1024:.1f} MiB vs Node.js peer {rss_peer / 1024:.1f} MiB "
                 f"({rss / rss_peer:.1%})", "≤ 1/5 of the Node.js peer's", rss <= rss_peer / 5)
     if binary_size is not None:
-        add("release binary", f"{binary_size / 1e6:.2f} MB ({binary_size:,} bytes)", "≤ 6 MB (6,000,000 bytes)",
-            binary_size <= 6_000_000)
+        # Issue 14 raised it from 6 MB: SSH (russh with RSA for mittwald's host keys) and the
+        # simulator's SSH endpoint.
+        add("release binary", f"{binary_size / 1e6:.2f} MB ({binary_size:,} bytes)", "< 8 MB (8,000,000 bytes)",
+            binary_size < 8_000_000)
     # Start-up does not depend on the case: pooled per provider, so one slow start on a shared
     # machine does not decide a case of two runs.
     for provider, label in (("mw-", "mittwald"), ("cf", "Cloud Foundry")):

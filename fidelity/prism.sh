@@ -93,6 +93,22 @@ scenario "Python, latest version, path, policy" 0 '"created":true' '"app_version
 scenario "WordPress with required user inputs, no wait" 0 '"created":true' -- \
     BERTH_APP=wordpress BERTH_DESCRIPTION="fidelity blog" BERTH_WAIT=false \
     BERTH_USER_INPUTS="site_title=Fidelity;admin_user=admin;admin_email=admin@example.com"
+# The deploy (issue 14): the project's directories and cluster, a temporary SSH user made and
+# removed, and the app's status, through prism; the files go over the simulator's SSH endpoint.
+deploy_app="$FIDELITY_TMP/deploy-app"
+mkdir -p "$deploy_app/lib"
+printf '{"scripts":{"start":"node server.js"}}\n' >"$deploy_app/package.json"
+printf 'require("./lib/app")\n' >"$deploy_app/server.js"
+printf 'module.exports = 1\n' >"$deploy_app/lib/app.js"
+sim_get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode(), end="")' "$SIM_URL$1"; }
+ssh_addr=$(sim_get /__sim/ssh | python3 -c 'import json, sys; print(json.load(sys.stdin)["addr"])')
+ssh_known=$(sim_get /__sim/ssh/known_hosts)
+scenario "deploy over SSH with a temporary user" 0 '"files_deployed":"3"' '"app_status":"running"' -- \
+    BERTH_DESCRIPTION="fidelity deploy" BERTH_PATH="$deploy_app" BERTH_SSH_HOST="$ssh_addr" \
+    BERTH_SSH_KNOWN_HOSTS="$ssh_known" BERTH_INSTALL_COMMAND=true
+scenario "deploy again: nothing changed" 0 '"files_deployed":"0"' -- \
+    BERTH_DESCRIPTION="fidelity deploy" BERTH_PATH="$deploy_app" BERTH_SSH_HOST="$ssh_addr" \
+    BERTH_SSH_KNOWN_HOSTS="$ssh_known"
 scenario "wrong token is refused" 1 '"status":"failed"' -- \
     BERTH_DESCRIPTION="fidelity node" BERTH_API_TOKEN=not-the-token
 

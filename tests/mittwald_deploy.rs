@@ -165,6 +165,11 @@ fn a_deploy_sends_the_tree_restarts_the_app_and_removes_its_temporary_user() {
     let again = support::run(&env);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.json["files_deployed"], "0", "{}", again.stdout);
+    assert_eq!(
+        again.out("status"),
+        "ready",
+        "the installation was ready and stays so"
+    );
     let ran: Vec<String> = commands(&sim).split_off(before);
     assert!(
         !ran.iter()
@@ -606,4 +611,102 @@ fn sigterm_during_the_install_command_ends_it_and_removes_the_temporary_user() {
         assert!(Instant::now() < deadline, "the install command still runs");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Creates an SSH user through the simulator's API with this description and expiry.
+fn api_ssh_user(sim: &SimHandle, description: &str, expires_at: &str) {
+    let (_, public) = fixed_key(3);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v2/projects/{PROJECT}/ssh-users", sim.url()))
+            .header("x-access-token", TOKEN)
+            .json(&serde_json::json!({
+                "description": description,
+                "expiresAt": expires_at,
+                "authentication": {"publicKeys": [{"comment": "t", "key": public}]}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 201);
+}
+
+#[test]
+fn expired_leftovers_are_removed_and_a_user_that_cannot_be_deleted_is_a_warning() {
+    let sim = deploy_sim(|_| {});
+    let soon =
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(1))
+            .to_string();
+    api_ssh_user(
+        &sim,
+        "berth: temporary deploy user for a-old123 (run 0badc0de); removed when the run ends",
+        &soon,
+    );
+    api_ssh_user(&sim, "deploy key of another pipeline", &soon);
+    std::thread::sleep(Duration::from_millis(2100));
+    let app = app_tree();
+    let env = deploy_env(&sim, "sweep", app.path());
+    let run = run(&env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("removed expired temporary SSH user"),
+        "{}",
+        run.stderr
+    );
+    let left: Vec<String> = sim
+        .ssh_users()
+        .iter()
+        .map(|u| u["description"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        left,
+        ["deploy key of another pipeline"],
+        "only berth's own expired user goes"
+    );
+
+    // The platform refuses the delete: a warning that names the user and its expiry.
+    sim.inject(berth_sim::Fault {
+        status: 403,
+        count: 10,
+        method: Some("DELETE".into()),
+        path_prefix: Some("/v2/ssh-users/".into()),
+        ..Default::default()
+    });
+    std::fs::write(app.path().join("server.js"), "changed").unwrap();
+    let refused = support::run(&env);
+    assert_eq!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("could not remove temporary SSH user")
+            && refused.stderr.contains("expires by itself at"),
+        "{}",
+        refused.stderr
+    );
+    let ours: Vec<Value> = sim
+        .ssh_users()
+        .into_iter()
+        .filter(|u| {
+            u["description"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("berth: temporary deploy user")
+        })
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    let expires = humantime::parse_rfc3339_weak(ours[0]["expiresAt"].as_str().unwrap()).unwrap();
+    let left = expires
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    assert!(
+        left > Duration::from_secs(60) && left < Duration::from_secs(24 * 3600),
+        "{left:?}"
+    );
 }

@@ -153,7 +153,8 @@ impl Installer<'_> {
             return Ok(());
         }
         // Ready and nothing to do: done. (Any write makes it busy again.)
-        if steps.is_empty() && existing.as_ref().is_some_and(is_ready) {
+        // (A deploy does not change the installation itself.)
+        if steps.iter().all(|s| *s == Step::Deploy) && existing.as_ref().is_some_and(is_ready) {
             self.progress.update(|o| o.status = Status::Ready);
         }
 

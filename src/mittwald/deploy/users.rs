@@ -150,7 +150,6 @@ pub async fn sweep(client: &Client, project: &str) {
         u.description
             .as_deref()
             .is_some_and(|d| d.starts_with(DESCRIPTION_PREFIX))
-            && u.project_id.as_deref().is_none_or(|p| p == project)
             && u.expires_at
                 .as_deref()
                 .and_then(|at| humantime::parse_rfc3339_weak(at).ok())
