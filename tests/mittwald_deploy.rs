@@ -539,6 +539,19 @@ fn bad_deploy_inputs_are_exit_2_before_any_request() {
     let zip = zip.to_string_lossy().to_string();
     let zip: &'static str = Box::leak(zip.into_boxed_str());
     let (private, _) = fixed_key(9);
+    // A key with a passphrase (ed25519: quick to make) and a file that holds a key.
+    let keys = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "a passphrase", "-f"])
+        .arg(keys.path().join("locked"))
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success());
+    let locked = std::fs::read_to_string(keys.path().join("locked")).unwrap();
+    let locked: &'static str = Box::leak(locked.into_boxed_str());
+    let key_file = keys.path().join("key");
+    std::fs::write(&key_file, &private).unwrap();
+    let key_file: &'static str = Box::leak(key_file.to_string_lossy().to_string().into_boxed_str());
     let mut base = deploy_env(&sim, "bad", app.path());
     set(&mut base, "BERTH_SSH_USER", "ssh-abc123");
     set(&mut base, "BERTH_SSH_PRIVATE_KEY", &private);
@@ -567,6 +580,8 @@ fn bad_deploy_inputs_are_exit_2_before_any_request() {
         ),
         ("BERTH_SSH_HOST", Some("host:port"), "BERTH_SSH_HOST"),
         ("BERTH_DELETE", Some("maybe"), "BERTH_DELETE"),
+        ("BERTH_SSH_PRIVATE_KEY", Some(locked), "passphrase"),
+        ("BERTH_SSH_PRIVATE_KEY", Some(key_file), "type File"),
     ];
     assert_bad_inputs(&sim, &base, cases, private.lines().nth(1).unwrap());
 }
@@ -750,4 +765,24 @@ fn expired_leftovers_are_removed_and_a_user_that_cannot_be_deleted_is_a_warning(
         left > Duration::from_secs(60) && left < Duration::from_secs(24 * 3600),
         "{left:?}"
     );
+}
+
+#[test]
+fn a_timeout_during_the_install_command_removes_the_temporary_user() {
+    let sim = deploy_sim(|_| {});
+    let app = app_tree();
+    let mut env = deploy_env(&sim, "timeout", app.path());
+    set(&mut env, "BERTH_INSTALL_COMMAND", "sleep 30");
+    set(&mut env, "BERTH_WAIT_TIMEOUT", "8s");
+    let run = run(&env);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.out("error").contains("timed out"), "{}", run.stderr);
+    assert!(run.json["deploy_path"].is_string(), "{}", run.stdout);
+    assert!(sim.ssh_users().is_empty(), "left: {:?}", sim.ssh_users());
+    let sleeping = sim
+        .ssh_log()
+        .into_iter()
+        .find(|e| e.kind == "exec" && e.detail.contains("sleep 30"))
+        .expect("the install command ran");
+    assert!(sleeping.ended, "the install command was ended");
 }

@@ -253,6 +253,12 @@ pub(super) fn parse(raw: Raw, p: &mut Problems) -> Option<MittwaldTarget> {
     })
 }
 
+/// One line naming an existing file: what a GitLab variable of type File holds.
+fn looks_like_a_path(value: &str) -> bool {
+    let value = value.trim();
+    !value.contains('\n') && !value.contains("-----") && Path::new(value).is_file()
+}
+
 /// `BERTH_PATH` and its companions, checked before any request; `None` without `BERTH_PATH`
 /// (the companions are then warned about as unused).
 fn deploy(raw: &Raw, p: &mut Problems) -> Option<Deploy> {
@@ -269,6 +275,13 @@ fn deploy(raw: &Raw, p: &mut Problems) -> Option<Deploy> {
                     user,
                     key: std::sync::Arc::new(key),
                 }),
+                Err(_) if looks_like_a_path(key) => {
+                    p.invalid(
+                        "BERTH_SSH_PRIVATE_KEY",
+                        "holds the path of a file, not a key (a GitLab variable of type File?); give the key itself (a variable of type Variable, or `BERTH_SSH_PRIVATE_KEY: $(cat \"$FILE\")` in a script)",
+                    );
+                    None
+                }
                 Err(problem) => {
                     // Never echo the key: the problem names what is wrong, not the text.
                     p.invalid("BERTH_SSH_PRIVATE_KEY", format!("the key {problem}"));

@@ -225,6 +225,13 @@ impl Deployer<'_> {
             )
         })?;
         let path = installation.installation_path.as_deref().unwrap_or("");
+        if path.split('/').any(|p| p == "..") {
+            return Err(anyhow!(
+                "installation {} has the path {path:?}, which leaves the project's web directory; berth deploys nowhere outside it",
+                installation.id
+            )
+            .into());
+        }
         let dir = join(&web, path);
         let endpoint = match &self.deploy.host {
             Some(host) => host.clone(),
@@ -839,12 +846,17 @@ fn refuse_delete(target: &Target, others: &[String]) -> Result<(), Failure> {
 }
 
 /// `web` + `path`, one slash between.
+/// `web` + `path`, one slash between, without empty or `.` parts (`..` never reaches here: see
+/// [`Deployer::target`]).
 fn join(web: &str, path: &str) -> String {
-    let path = path.trim_matches('/');
-    if path.is_empty() {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() {
         web.to_string()
     } else {
-        format!("{}/{path}", web.trim_end_matches('/'))
+        format!("{}/{}", web.trim_end_matches('/'), parts.join("/"))
     }
 }
 
@@ -941,5 +953,75 @@ impl Lines {
     fn tail(&self) -> String {
         let joined: Vec<&str> = self.last.iter().map(String::as_str).collect();
         tail_text(joined.join("\n").as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(dir: &str) -> Target {
+        Target {
+            dir: dir.into(),
+            web: "/html".into(),
+            endpoint: Endpoint {
+                host: "ssh.example".into(),
+                port: 22,
+            },
+            short_id: "a-1".into(),
+        }
+    }
+
+    #[test]
+    fn the_directory_is_the_web_directory_and_the_path_without_empty_or_dot_parts() {
+        assert_eq!(join("/html", "/shop"), "/html/shop");
+        assert_eq!(join("/html/", "shop/api/"), "/html/shop/api");
+        assert_eq!(join("/html", "/./shop//"), "/html/shop");
+        assert_eq!(join("/html", "/"), "/html");
+        assert_eq!(join("/html", "."), "/html");
+    }
+
+    #[test]
+    fn delete_is_refused_for_the_web_root_and_a_directory_holding_another_installation() {
+        let refused = |dir: &str, others: &[&str]| {
+            let others: Vec<String> = others.iter().map(|o| o.to_string()).collect();
+            refuse_delete(&target(dir), &others).is_err()
+        };
+        assert!(refused("/html", &[]));
+        assert!(refused(&join("/html", "."), &[]));
+        assert!(refused("/html/shop", &["/shop/api"]));
+        assert!(refused("/html/shop", &["/shop"]), "the same directory");
+        assert!(!refused("/html/shop", &["/shopping", "/other"]));
+        assert!(
+            !refused("/html/shop/api", &["/shop"]),
+            "inside another is its business"
+        );
+    }
+
+    #[test]
+    fn lines_of_a_remote_command_lose_terminal_escapes_and_control_characters() {
+        assert_eq!(
+            clean("\u{1b}[32madded\u{1b}[0m 5 packages\r"),
+            "added 5 packages"
+        );
+        assert_eq!(clean("tab\there\u{7}"), "tab\there");
+    }
+
+    #[test]
+    fn the_install_command_stops_at_its_first_failing_line_and_its_group_ends_on_term() {
+        let line = install_line("/html/it's", "npm ci\nnpm run build");
+        assert!(
+            line.starts_with("cd '/html/it'\\''s' && exec sh -c "),
+            "{line}"
+        );
+        assert!(line.contains("set -e"), "{line}");
+        assert!(line.contains("kill -TERM 0"), "{line}");
+        let ran = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(install_line("/", "false\necho reached"))
+            .output()
+            .unwrap();
+        assert!(!ran.status.success());
+        assert!(!String::from_utf8_lossy(&ran.stdout).contains("reached"));
     }
 }
