@@ -39,6 +39,21 @@ deploy (empty target) and an unchanged re-deploy (the same tree again, same targ
   * `berth-api`: berth installing the same app without BERTH_PATH (the API part alone, for
     reference: berth's cold deploy = install + deploy, rsync's = copy only).
 
+The transport comparison (issue 14, point 4: "a tar over an exec channel, or SFTP ... pick the
+faster"; full run, or alone with --transports; not in --short): cold deploys of the same tree to
+the real sshd (a new, empty target directory each run), behind the same relay:
+
+  * `sftp`: OpenSSH's sftp in batch mode (`sftp -b FILE -P PORT -i KEY -o UserKnownHostsFile=...
+    -o StrictHostKeyChecking=yes user@127.0.0.1`, sshd's subsystem Debian's sftp-server): `mkdir
+    DIR`, `put -r SRC/. DIR`, then one `ln -s` per symlink (`put -r` skips symlinks);
+  * `tar-ssh`: one tar stream over one exec channel, `tar -C SRC -cf - . | ssh ... 'mkdir -p DIR &&
+    tar -x -p -f - -C DIR'`;
+  * berth's and rsync's cold deploys alongside.
+
+With --transports only these run (berth and rsync cold only), and when the results file (--json,
+default bench/deploy-results.json) holds a full run, they are merged into it as its `transports`
+part (that run's figures untouched) and the markdown is rewritten with a section of its own.
+
 berth runs with BERTH_RESTART=false and BERTH_DELETE=true (as rsync's --delete); the
 simulator's time-to-ready is 0. Per run: wall time, CPU time (user + sys of the process and its
 children), bytes on the wire each way through the SSH relay (and through the API relay),
@@ -60,10 +75,13 @@ usage:
   python3 bench/deploy.py             full run: builds (after + before), 3 reps of every case
   python3 bench/deploy.py --short     CI: one rep, no build timing, under a minute; exit 1 when a
                                       berth deploy fails or a deployed tree differs from the source
+  python3 bench/deploy.py --transports
+                                      the transport comparison alone (3 reps, about 9 minutes: SFTP
+                                      takes minutes), merged into bench/deploy-results.json
   options: --reps N, --json PATH, --markdown PATH, --binary PATH (use that berth, no build timing),
            --skip-build (no build timing; target/release/berth, built if missing),
            --skip-before (no build of the "before" commit), --before-rev COMMIT (default 63c0450),
-           --servers sim,sshd, --no-rsync-mw, --ssh-activation-ms MS (default 0),
+           --servers sim,sshd, --no-rsync-mw, --transports, --ssh-activation-ms MS (default 0),
            --delay-ms MS (each way, default 10), --check-targets,
            --render bench/deploy-results.json (rewrite BENCHMARKS-deploy.md from saved results)
 """
@@ -101,6 +119,9 @@ ROOT = BENCH.parent
 WORK = BENCH / ".work-deploy"
 SSHD = "/usr/sbin/sshd"
 LOGIN_ALIAS = "berth@bench"  # see Sshd
+# berth's record of a finished deploy in the target (src/mittwald/deploy/mod.rs, MARKER): not part
+# of the source tree, so left out of the comparison for berth's runs.
+BERTH_MARKER = ".berth-deployed"
 
 TOKEN = "sim-token"
 PROJECT = "p-bench01"
@@ -112,10 +133,15 @@ FIXED_MTIME = 1_704_067_200  # 2024-01-01 00:00 UTC: the tree is the same, byte 
 BINARY_GOAL = 8_000_000
 BUILD_GOAL_S = 300
 RUN_TIMEOUT_S = 180
+SFTP_TIMEOUT_S = 900  # OpenSSH's sftp: a few round trips per file and per directory, one after the other
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"  # Debian's; `internal-sftp` where it is missing
 RESULTS_VERSION = 1
 
 BERTH_TOOLS = ("berth", "berth-user")
 PHASES = ("cold", "unchanged")
+# The transport comparison (issue 14, point 4: "a tar over an exec channel, or SFTP ... pick the
+# faster"): cold deploys of the same tree to the real sshd, behind the same relay.
+TRANSPORT_TOOLS = ("sftp", "tar-ssh")
 
 
 def log(text: str) -> None:
@@ -268,11 +294,12 @@ def snapshot(root: Path) -> dict:
     return out
 
 
-def compare_trees(source: dict, deployed_root: Path) -> list[str]:
-    """How the tree at `deployed_root` differs from `source` (a snapshot): at most 10 lines."""
+def compare_trees(source: dict, deployed_root: Path, ignore: tuple = ()) -> list[str]:
+    """How the tree at `deployed_root` differs from `source` (a snapshot): at most 10 lines.
+    Top-level names in `ignore` are left out (berth's marker)."""
     if not deployed_root.is_dir():
         return [f"{deployed_root} is not a directory"]
-    deployed = snapshot(deployed_root)
+    deployed = {k: v for k, v in snapshot(deployed_root).items() if k not in ignore}
     problems = []
     missing = sorted(set(source) - set(deployed))
     extra = sorted(set(deployed) - set(source))
@@ -358,6 +385,7 @@ class Sshd:
             "UseDNS no",
             "MaxStartups 100",
             "LogLevel ERROR",
+            f"Subsystem sftp {SFTP_SERVER if os.path.exists(SFTP_SERVER) else 'internal-sftp'}",
             "",
         ]))
         # sshd's privilege separation directory (Debian's compiled-in path).
@@ -559,6 +587,7 @@ class Bench:
             self.proxies["sshd"] = DelayProxy(("127.0.0.1", self.sshd.port), delay)
             (WORK / "sshd-web").mkdir()
             (WORK / "rsync").mkdir()
+            (WORK / "transfer").mkdir()
 
     def stop(self) -> None:
         for proxy in self.proxies.values():
@@ -581,6 +610,30 @@ class Bench:
         flags = ["-a", "--delete"] if tool == "rsync" else \
             ["--archive", "--recursive", "--verbose", "--progress", "--delete"]
         return ["rsync", *flags, "-e", self.ssh_command(), f"{self.tree}/", f"{self.sshd.user}@127.0.0.1:{target}/"]
+
+    def sftp_argv(self, target: Path, label: str) -> list:
+        """OpenSSH's sftp in batch mode: `mkdir` the (new) target, `put -r` the tree into it, then
+        the symlinks (`put -r` skips them: "not a regular file"), one `ln -s` each. The client
+        pipelines up to 64 requests within a file, but opens and closes each file, makes each
+        directory and each symlink with a round trip of its own, one after the other."""
+        batch = [f'mkdir "{target}"', f'put -r "{self.tree}/." "{target}"']
+        for rel, entry in sorted(self.snapshot.items()):
+            if entry[0] == "l":
+                batch.append(f'ln -s "{entry[1]}" "{target / rel}"')
+        batch_file = WORK / "runs" / f"{label}.sftp-batch"
+        batch_file.parent.mkdir(parents=True, exist_ok=True)
+        batch_file.write_text("\n".join(batch) + "\n")
+        ssh = self.ssh_command().split()  # ssh -F /dev/null -p PORT -i KEY -o ...
+        options = [a for a in ssh[1:] if a != "-p"]
+        options.remove(str(self.proxies["sshd"].port))
+        return ["sftp", "-b", str(batch_file), "-P", str(self.proxies["sshd"].port), *options,
+                f"{self.sshd.user}@127.0.0.1"]
+
+    def tar_ssh_argv(self, target: Path) -> list:
+        """One tar stream over one exec channel (what berth does, without berth)."""
+        remote = f"mkdir -p '{target}' && tar -x -p -f - -C '{target}'"
+        return ["bash", "-o", "pipefail", "-c",
+                f"tar -C '{self.tree}' -cf - . | {self.ssh_command()} {self.sshd.user}@127.0.0.1 \"{remote}\""]
 
     def berth_env(self, server: str, tool: str, description: str, installation_path: str) -> dict:
         env = {
@@ -640,13 +693,18 @@ class Bench:
                 slot["target"] = WORK / "rsync" / slot["description"]
                 slot["target"].mkdir()
             argv, env = self.rsync_argv(tool, slot["target"]), house.child_env({})
+        elif tool in TRANSPORT_TOOLS:
+            # A new target each run (sftp's batch makes it, tar's remote command `mkdir -p`).
+            slot["target"] = WORK / "transfer" / slot["description"]
+            argv = self.sftp_argv(slot["target"], label) if tool == "sftp" else self.tar_ssh_argv(slot["target"])
+            env = house.child_env({})
         else:
             self.sim.control("PATCH", "options", {"web_dir": str(WORK / "sshd-web") if server == "sshd" else "/html"})
             argv = [self.binary]
             env = self.berth_env(server, tool, slot["description"], slot["installation_path"])
         for proxy in self.proxies.values():
             proxy.reset()
-        result = measure(argv, env, label)
+        result = measure(argv, env, label, SFTP_TIMEOUT_S if tool == "sftp" else RUN_TIMEOUT_S)
         time.sleep(0.05)  # the relay's last chunks
         ssh_proxy = self.proxies.get(server) if tool != "berth-api" else None
         result.update({"server": server, "tool": tool, "phase": phase, "rep": rep,
@@ -671,13 +729,14 @@ class Bench:
             # file system (the simulator keeps it under its temporary directory).
             path = result.get("deploy_path") or f"{WORK / 'sshd-web' if server == 'sshd' else '/html'}" \
                 f"{slot['installation_path']}"
-            if tool.startswith("rsync"):
+            if tool.startswith("rsync") or tool in TRANSPORT_TOOLS:
                 deployed = slot["target"]
             elif server == "sshd":
                 deployed = Path(path)
             else:
                 deployed = self.sim.project_host_path(path)
-            problems = compare_trees(self.snapshot, deployed)
+            problems = compare_trees(self.snapshot, deployed,
+                                     (BERTH_MARKER,) if tool.startswith("berth") else ())
             result["deployed_dir"] = str(deployed)
         result["tree_ok"] = None if tool in ("berth-api", "ssh") or not ok else not problems
         if problems:
@@ -695,21 +754,32 @@ class Bench:
             del result["stderr_tail"]
         return result
 
+    def phases(self, tool: str) -> tuple:
+        if tool == "ssh":
+            return ("login",)
+        if tool in TRANSPORT_TOOLS or self.args.transports:
+            return ("cold",)  # neither sftp's put nor a tar stream skips unchanged files
+        return PHASES
+
     def run_all(self, servers: list[str], reps: int, berth_ok: bool) -> None:
         plan = []
-        if "sshd" in servers:
-            tools = (["berth"] if berth_ok and self.sshd.alias else []) + ["rsync"] + ([] if self.args.no_rsync_mw else ["rsync-mw"]) \
-                + ([] if self.args.short else ["ssh"])
+        berth = ["berth"] if berth_ok and self.sshd and self.sshd.alias else []
+        if "sshd" in servers and self.args.transports:
+            # The transport comparison alone: cold deploys only, berth and rsync alongside.
+            plan.append(("sshd", berth + ["rsync", *TRANSPORT_TOOLS]))
+        elif "sshd" in servers:
+            tools = berth + ["rsync"] + ([] if self.args.no_rsync_mw else ["rsync-mw"]) \
+                + ([] if self.args.short else ["ssh", *TRANSPORT_TOOLS])
             plan.append(("sshd", tools))
         if "sim" in servers and berth_ok:
             plan.append(("sim", list(BERTH_TOOLS) + ([] if self.args.short else ["berth-api"])))
-        total = sum((len(tools) * len(PHASES) - ("ssh" in tools)) * reps for _, tools in plan)
+        total = sum(len(self.phases(tool)) * reps for _, tools in plan for tool in tools)
         for server, tools in plan:
             for rep in range(reps):
                 order = tools if rep % 2 == 0 else list(reversed(tools))
                 for tool in order:
                     slot: dict = {}
-                    for phase in (("login",) if tool == "ssh" else PHASES):
+                    for phase in self.phases(tool):
                         result = self.one(server, tool, phase, rep, slot)
                         self.runs.append(result)
                         log(f"[{len(self.runs)}/{total}] {server} {tool} {phase} #{rep + 1}: " + (
@@ -845,6 +915,8 @@ TOOL_LABELS = {
     "rsync": "`rsync -a --delete` over ssh",
     "rsync-mw": "`rsync --archive --recursive --verbose --progress --delete` (mw app upload's flags)",
     "ssh": "`ssh … true` (one login, the floor)",
+    "sftp": "OpenSSH `sftp -b`: `mkdir`, `put -r`, one `ln -s` per symlink",
+    "tar-ssh": "`tar -cf - . \\| ssh … 'mkdir -p DIR && tar -x -p -f - -C DIR'` (one exec channel)",
 }
 
 
@@ -939,11 +1011,74 @@ def markdown(results: dict) -> str:
         for t in results["targets"]:
             lines.append(f"| {t['target']} | {t['value']} | {t['goal']} | {'PASS' if t['met'] else 'FAIL'} |")
         lines.append("")
-    failed = [r for r in results["runs"] if not r["ok"]]
+    lines += transport_section(results)
+    failed = [r for r in results["runs"] + results.get("transports", {}).get("runs", []) if not r["ok"]]
     if failed:
         lines += ["Failed runs:", ""] + [f"- {r['server']} {r['tool']} {r['phase']} #{r['rep'] + 1}: "
                                          f"{r.get('error', '')[:600]}" for r in failed] + [""]
     return "\n".join(lines)
+
+
+def transport_section(results: dict) -> list[str]:
+    """Issue 14, point 4: SFTP or one tar stream over an exec channel, the evidence for the choice.
+    From results["transports"] (a `--transports` run merged into saved results) or else from the
+    run's own sshd/cold rows."""
+    t = results.get("transports")
+    tools = (t or results)["summary"].get("sshd/cold", {})
+    sftp, tar = tools.get("sftp"), tools.get("tar-ssh")
+    if not (sftp and tar):
+        return []
+    lines = ["## Transport: SFTP or one tar stream over an exec channel (issue 14, point 4)", ""]
+    rtt = (t or results)["latency_check"]["rtt_ms_median"]
+    if t:
+        lines += [f"Measured apart, `{t['command']}` on {t['finished_at']} ({t['source']}; other work on the "
+                  f"machine {t['load']['others_cores_during_runs']:.2f} cores), and merged here; the rest of "
+                  "this file is the full run above. Same tree, same sshd setup, same relay "
+                  f"({t['delay_ms']:g} ms each way, round trip {rtt:.1f} ms median), {t['reps']} repetition(s), "
+                  "the tools' order alternating; every run cold (a new, empty target directory) and its tree "
+                  "compared with the source.", ""]
+    else:
+        lines += ["The same run as above: cold deploys (a new, empty target directory) to the OpenSSH sshd, "
+                  "every tree compared with the source.", ""]
+    lines += ["| transport | wall time | bytes on the wire | MB up / down | CPU | ok |", "|---|---|---|---|---|---|"]
+    for tool in ("tar-ssh", "sftp", "berth", "rsync"):
+        st = tools.get(tool)
+        if not st:
+            continue
+        lines.append(f"| {TOOL_LABELS[tool]}{' (tar over one exec channel, plus its API requests)' if tool == 'berth' else ''} | "
+                     f"{fmt(st['wall_s'], 1, 2, ' s')} | "
+                     f"{fmt(st['bytes_wire'], 1e-6, 2, ' MB') if st['bytes_wire'] else '–'} | "
+                     + ((fmt(st['bytes_up'], 1e-6, 2) + ' / ' + fmt(st['bytes_down'], 1e-6, 3)) if st['bytes_up'] else '–')
+                     + f" | {fmt(st['cpu_s'], 1, 2, ' s')} | {st['runs'] - st['failed']}/{st['runs']} |")
+    if sftp["wall_s"] and tar["wall_s"]:
+        s_t, t_t = sftp["wall_s"]["median"], tar["wall_s"]["median"]
+        s_b, t_b = sftp["bytes_wire"]["median"], tar["bytes_wire"]["median"]
+        files = (t or results)["tree"]["files"]
+        if t_t <= s_t:
+            verdict = (f"**One tar stream over an exec channel is the faster**: {t_t:.2f} s against SFTP's "
+                       f"{s_t:.2f} s (median), SFTP ×{s_t / t_t:.1f} the time ({s_t - t_t:.1f} s more), "
+                       f"×{s_b / t_b:.2f} the bytes ({s_b / 1e6:.2f} MB against {t_b / 1e6:.2f} MB).")
+        else:
+            verdict = (f"**SFTP is the faster**: {s_t:.2f} s against the tar stream's {t_t:.2f} s (median), "
+                       f"tar ×{t_t / s_t:.1f} the time, ×{t_b / s_b:.2f} the bytes.")
+        extra = (s_t - t_t) * 1000 / rtt
+        if s_b < t_b:
+            verdict += " (tar's 512-byte header per entry and padding to 512 bytes cost more than SFTP's requests.)"
+        lines += ["", verdict + f" SFTP's extra time is about {extra:,.0f} round trips of {rtt:.1f} ms, "
+                  f"{extra / files:.1f} per file of the {files:,}: OpenSSH's client pipelines the writes "
+                  "within a file (up to 64 requests) but waits for each open, each close, each `mkdir` and "
+                  "each `ln -s`, one file after the other, so its time grows with the number of files times "
+                  "the round trip, whereas the tar stream is one request and then bytes, bounded by the "
+                  "bandwidth and a few round trips for the login. An SFTP client of one's own could pipeline "
+                  "opens and closes across files too, but would still send a request and receive a status "
+                  "per file, directory and symlink; berth keeps the tar stream over one exec channel."]
+        b = tools.get("berth")
+        if b and b["wall_s"]:
+            lines += ["", f"berth itself (its tar stream over one exec channel, plus installing the app through "
+                      f"the API and its own steps around the stream) took {b['wall_s']['median']:.2f} s in the same run, "
+                      f"×{b['wall_s']['median'] / t_t:.2f} the bare tar stream's time."]
+    lines.append("")
+    return lines
 
 
 def print_table(results: dict) -> None:
@@ -955,6 +1090,8 @@ def print_table(results: dict) -> None:
             print("  ".join("-" * w for w in widths))
     for t in results["targets"]:
         print(f"{'PASS' if t['met'] else 'FAIL'}  {t['target']}: {t['value']} (goal {t['goal']})")
+    if results.get("transports"):
+        print("\n".join(transport_section(results)))
 
 
 def machine() -> dict:
@@ -985,6 +1122,9 @@ def main(argv) -> int:
     parser.add_argument("--ssh-activation-ms", type=int, default=0)
     parser.add_argument("--delay-ms", type=float, default=10.0)
     parser.add_argument("--check-targets", action="store_true")
+    parser.add_argument("--transports", action="store_true",
+                        help="only the transport comparison (sftp, tar over ssh, berth, rsync; cold, against "
+                             "sshd), merged into the saved results (--json) as their 'transports' part")
     parser.add_argument("--render", type=Path, metavar="JSON", help="only rewrite the markdown from saved results")
     args = parser.parse_args(argv[1:])
     if args.render:
@@ -996,6 +1136,8 @@ def main(argv) -> int:
         print_table(results)
         log(f"wrote {md_path} from {args.render}")
         return 0
+    if args.transports and args.short:
+        parser.error("--transports is not part of --short")
     reps = 1 if args.short else args.reps
     if not 1 <= reps <= 50:
         parser.error("--reps must be between 1 and 50")
@@ -1007,6 +1149,8 @@ def main(argv) -> int:
             raise BenchError(f"{SSHD} or rsync is missing (leave out the real sshd with --servers sim)")
         log(f"{SSHD} or rsync missing: the simulator only")
         servers.remove("sshd")
+    if args.transports:
+        servers = ["sshd"]
     json_path = args.json or (WORK.parent / ".work-deploy-short.json" if args.short else BENCH / "deploy-results.json")
     md_path = args.markdown or (WORK.parent / ".work-deploy-short.md" if args.short else ROOT / "BENCHMARKS-deploy.md")
 
@@ -1020,7 +1164,7 @@ def main(argv) -> int:
     builds: dict = {}
     if args.binary:
         binary, source = args.binary.resolve(), f"given binary {args.binary}"
-    elif args.short or args.skip_build:
+    elif args.short or args.skip_build or args.transports:
         binary = ensure_release_binary()
         source = f"{os.path.relpath(binary, ROOT)} (working tree at {house.first_line(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'])})"
     else:
@@ -1076,11 +1220,20 @@ def main(argv) -> int:
         "runs": bench.runs,
     }
     results["targets"] = targets(results)
+    saved = json.loads(json_path.read_text()) if args.transports and json_path.exists() else None
+    if saved and not saved.get("short") and saved.get("version") == RESULTS_VERSION:
+        # Merged: the saved full run stays as it was; this run is its "transports" part.
+        saved["transports"] = {k: results[k] for k in (
+            "finished_at", "duration_s", "command", "machine", "source", "binary_size", "reps", "delay_ms",
+            "latency_check", "tree", "load", "summary", "runs")}
+        results = saved
+        results["targets"] = targets(results)
+        log(f"merged into {json_path} as its 'transports' part (the rest of it unchanged)")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=1) + "\n")
     md_path.write_text(markdown(results))
     print_table(results)
-    log(f"wrote {md_path} and {json_path} in {results['duration_s']:.0f} s")
+    log(f"wrote {md_path} and {json_path} in {time.monotonic() - began:.0f} s")
     failed = [r for r in bench.runs if not r["ok"]]
     berth_failed = [r for r in failed if r["tool"].startswith("berth")]
     print(f"deploy-bench: {len(bench.runs) - len(failed)} passed, {len(failed)} failed", flush=True)
