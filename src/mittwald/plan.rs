@@ -365,4 +365,47 @@ mod tests {
             Err(Exists)
         );
     }
+
+    #[test]
+    fn a_deploy_comes_last_implies_the_wait_and_reuse_skips_it() {
+        let v1 = version("v1", "1.0.0");
+        let t = target(|t| {
+            t.deploy = Some(Box::new(crate::config::Deploy {
+                path: "app".into(),
+                exclude: vec![".git".into()],
+                delete: false,
+                install_command: None,
+                restart: true,
+                login: None,
+                host: None,
+                known_hosts: None,
+            }))
+        });
+        let wanted = Wanted {
+            target: &t,
+            version: &v1,
+            versions: std::slice::from_ref(&v1),
+            inputs: &[],
+        };
+        // New: installed, waited on (BERTH_WAIT=false or not), then deployed.
+        let (steps, _) = plan(None, &wanted, OnExisting::Update, false).unwrap();
+        assert!(
+            matches!(
+                steps.as_slice(),
+                [Step::Install(_), Step::WaitReady, Step::Deploy]
+            ),
+            "{steps:?}"
+        );
+        // Existing and busy: waited on, then deployed.
+        let busy = installation("v1", "installing", &[]);
+        let (steps, _) = plan(Some(&busy), &wanted, OnExisting::Update, false).unwrap();
+        assert_eq!(steps, [Step::WaitReady, Step::Deploy]);
+        // reuse: no settings and no code change.
+        let (steps, notes) = plan(Some(&busy), &wanted, OnExisting::Reuse, false).unwrap();
+        assert!(steps.is_empty(), "{steps:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("not deployed")),
+            "{notes:?}"
+        );
+    }
 }
