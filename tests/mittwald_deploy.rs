@@ -786,3 +786,39 @@ fn a_timeout_during_the_install_command_removes_the_temporary_user() {
         .expect("the install command ran");
     assert!(sleeping.ended, "the install command was ended");
 }
+
+#[test]
+fn a_failed_run_with_other_settings_is_not_taken_for_the_earlier_finished_deploy() {
+    let sim = deploy_sim(|_| {});
+    let app = app_tree();
+    let mut env = deploy_env(&sim, "revert", app.path());
+    set(&mut env, "BERTH_INSTALL_COMMAND", "echo a >> installs");
+    let first = run(&env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let dir = installation_dir(&sim, &first);
+    // The same files, another install command that fails half way.
+    set(
+        &mut env,
+        "BERTH_INSTALL_COMMAND",
+        "echo b >> installs && false",
+    );
+    let failed = run(&env);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    // Back to the first command: the directory is not what it left, so it runs again.
+    set(&mut env, "BERTH_INSTALL_COMMAND", "echo a >> installs");
+    let back = run(&env);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("installs")).unwrap(),
+        "a\nb\na\n"
+    );
+    // A copy of the record in BERTH_PATH is never sent.
+    std::fs::write(app.path().join(".berth-deployed"), "forged").unwrap();
+    let copied = run(&env);
+    assert_eq!(copied.code, 0, "{}", copied.stderr);
+    assert_ne!(
+        std::fs::read_to_string(dir.join(".berth-deployed")).unwrap(),
+        "forged"
+    );
+    assert_eq!(copied.json["files_deployed"], "0", "{}", copied.stdout);
+}

@@ -196,7 +196,7 @@ fn sigterm_ends_the_install_command_on_a_real_openssh_server() {
     set(&mut env, "BERTH_INSTALL_COMMAND", "sleep 37 && echo done");
     let running = || {
         let out = Command::new("pgrep")
-            .args(["-u", &sshd.uid.to_string(), "-f", "sleep 37"])
+            .args(["-u", &sshd.uid.to_string(), "-x", "sleep"])
             .output()
             .expect("pgrep");
         !out.stdout.is_empty()

@@ -100,6 +100,12 @@ impl Deployer<'_> {
                 .map_err(|e| anyhow!("reading BERTH_PATH stopped: {e}"))?
                 .context("reading BERTH_PATH")?
         };
+        // berth's own names in the directory are never sent from BERTH_PATH (a copy of a
+        // deployed directory would bring its record along).
+        let mut local = local;
+        local
+            .entries
+            .retain(|e| e.path != MARKER && !is_staging(&e.path));
         let known = self
             .deploy
             .known_hosts
@@ -463,19 +469,23 @@ impl Deployer<'_> {
             ci::info(format_args!(
                 "{dir} already holds the files of BERTH_PATH, but the last deploy did not finish (or ran another install command): running the rest"
             ));
-        } else {
-            if remote.entries.contains_key(MARKER) {
-                let gone = format!("cd {} && rm -f -- {MARKER}", tree::quote(dir));
-                checked(session, &gone, "clearing the record of the last deploy").await?;
-            }
+        }
+        // From here the directory is not what a finished deploy left: the record goes first,
+        // so that a failure from now on is redone by the next run whatever it is given.
+        if remote.entries.contains_key(MARKER) {
+            let gone = format!("cd {} && rm -f -- {MARKER}", tree::quote(dir));
+            checked(session, &gone, "clearing the record of the last deploy").await?;
+        }
+        if changed {
             self.send(session, dir, &stage, local, &delta).await?;
         }
 
         if let Some(command) = &self.deploy.install_command {
             self.install(session, dir, command).await?;
         }
-        if self.deploy.restart {
-            self.restart(session, &installation.id).await?;
+        if self.deploy.restart && !self.restart(session, &installation.id).await? {
+            // Not waited on, and mittnitectl said no: no record, so the next run restarts.
+            return Ok(());
         }
         let write = format!(
             "cd {} && printf %s {} > {MARKER}",
@@ -598,7 +608,7 @@ impl Deployer<'_> {
     /// since the restart. `mittnitectl` waits for the job itself (with `--wait`); meanwhile the
     /// API's status is read, so that an app that exits at start fails the run at once rather
     /// than after the whole wait.
-    async fn restart(&self, session: &Session, id: &str) -> Result<(), Failure> {
+    async fn restart(&self, session: &Session, id: &str) -> Result<bool, Failure> {
         let command = restart_command(self.wait);
         ci::info(format_args!("restarting the app: {command}"));
         self.progress.activity().set("restarting the app over SSH");
@@ -629,11 +639,11 @@ impl Deployer<'_> {
         if !self.wait {
             if out.status != 0 {
                 ci::warn(format_args!(
-                    "{command} exited {}; BERTH_WAIT=false, so berth does not wait for the app",
+                    "{command} exited {}; BERTH_WAIT=false, so berth does not wait for the app (the next run restarts it again)",
                     out.status
                 ));
             }
-            return Ok(());
+            return Ok(out.status == 0);
         }
         let since_restart = || sent_at.elapsed().unwrap_or_default() + UPTIME_SLACK;
         let is_fresh = |status: &AppInstallationStatus| {
@@ -679,7 +689,7 @@ impl Deployer<'_> {
         match result {
             Ok(_) => {
                 ci::info("the app runs again");
-                Ok(())
+                Ok(true)
             }
             Err(wait::WaitError::Failed(e)) => match e.downcast::<AppDown>() {
                 Ok(AppDown(status)) => Err(self.app_down(session, status).await),
@@ -773,15 +783,17 @@ fn marker_text(deploy: &Deploy) -> String {
     format!("deployed by berth {hex}\n")
 }
 
-/// How `BERTH_INSTALL_COMMAND` runs: in the directory, stopping at its first failing line (as
-/// a CI step's script does), and in the background of a shell that ends the whole process
+/// How `BERTH_INSTALL_COMMAND` runs: in the directory, with the login's shell and `set -e` (as
+/// a CI step's script runs), and in the background of a shell that ends the whole process
 /// group when berth's end of the channel signals it (on a timeout or a signal): sshd itself
 /// leaves a command without a terminal running when its channel closes, and a shell defers a
 /// trap while it waits for a command in the foreground.
 fn install_line(dir: &str, command: &str) -> String {
-    let script = format!("trap 'kill -TERM 0' TERM HUP; (set -e\n{command}\n) & wait $!");
+    // The trap clears itself first: `kill 0` signals its own shell too.
+    let script =
+        format!("trap 'trap - TERM HUP; kill -TERM 0' TERM HUP; (set -e\n{command}\n) & wait $!");
     format!(
-        "cd {} && exec sh -c {}",
+        "cd {} && exec \"${{SHELL:-sh}}\" -c {}",
         tree::quote(dir),
         tree::quote(&script)
     )
@@ -1011,11 +1023,11 @@ mod tests {
     fn the_install_command_stops_at_its_first_failing_line_and_its_group_ends_on_term() {
         let line = install_line("/html/it's", "npm ci\nnpm run build");
         assert!(
-            line.starts_with("cd '/html/it'\\''s' && exec sh -c "),
+            line.starts_with("cd '/html/it'\\''s' && exec \"${SHELL:-sh}\" -c "),
             "{line}"
         );
         assert!(line.contains("set -e"), "{line}");
-        assert!(line.contains("kill -TERM 0"), "{line}");
+        assert!(line.contains("trap - TERM HUP; kill -TERM 0"), "{line}");
         let ran = std::process::Command::new("sh")
             .arg("-c")
             .arg(install_line("/", "false\necho reached"))
