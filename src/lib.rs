@@ -16,6 +16,7 @@ pub mod http;
 pub mod job;
 pub mod mittwald;
 pub mod outputs;
+pub mod platform_text;
 pub mod redact;
 pub mod values;
 pub mod wait;

@@ -4,16 +4,15 @@
 //! server's newest timestamp), each line is printed once and in order, and a log-cache that fails
 //! is one warning: the run never fails because of it.
 
-use crate::{api::Policy, ci};
+use crate::{
+    api::Policy,
+    ci,
+    platform_text::{TAIL_LINES, printable, with_tail},
+};
 use base64::Engine;
 use serde::Deserialize;
 use std::collections::{HashSet, VecDeque};
 
-/// Lines kept for an error: about 20 are shown on stderr and in the step summary.
-pub const TAIL_LINES: usize = 20;
-/// The `error` output (and so the annotation and the one-line dotenv value) keeps about this
-/// much: the message and as many last lines as fit.
-pub const ERROR_BYTES: usize = 2048;
 /// Lines younger than this are read only on the last look: log-cache's nodes deliver out of
 /// order (the cf CLI's ADR 0008 holds back 2 s too).
 const HOLD_BACK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -228,11 +227,7 @@ impl LogCache {
                     .unwrap_or_else(|_| payload.into_bytes());
                 // No control characters (escape sequences, carriage returns): the text lands
                 // in the log and in the error, where they could redraw or forge lines.
-                let text: String = String::from_utf8_lossy(&bytes)
-                    .trim_end()
-                    .chars()
-                    .filter(|c| !c.is_control() || *c == '\t')
-                    .collect();
+                let text = printable(String::from_utf8_lossy(&bytes).trim_end());
                 // `APP/PROC/WEB` and instance `0` read `APP/PROC/WEB/0`, as in `cf logs`.
                 let mut source = e.tags.get("source_type").cloned().unwrap_or_default();
                 if source.starts_with("APP") && !e.instance_id.is_empty() {
@@ -314,49 +309,5 @@ impl Follower {
         }
         logs.flush().await;
         with_tail(&message, what, &logs.tail(source))
-    }
-}
-
-/// The message with as many of the last lines as fit in [`ERROR_BYTES`] (and at most
-/// [`TAIL_LINES`]), newest kept.
-pub fn with_tail(message: &str, what: &str, lines: &[String]) -> String {
-    let mut kept: Vec<&str> = Vec::new();
-    let heading = format!("\nthe last lines of the {what}:");
-    let mut size = message.len() + heading.len();
-    for line in lines.iter().rev().take(TAIL_LINES) {
-        if size + line.len() + 1 > ERROR_BYTES {
-            break;
-        }
-        size += line.len() + 1;
-        kept.push(line);
-    }
-    if kept.is_empty() {
-        return message.to_string();
-    }
-    kept.reverse();
-    format!("{message}{heading}\n{}", kept.join("\n"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_error_keeps_the_newest_lines_that_fit() {
-        let lines: Vec<String> = (0..100)
-            .map(|i| format!("line {i:03} {}", "x".repeat(80)))
-            .collect();
-        let error = with_tail(
-            "staging failed: BuildpackCompileFailed",
-            "staging log",
-            &lines,
-        );
-        assert!(error.len() <= ERROR_BYTES, "{}", error.len());
-        assert!(error.starts_with("staging failed"));
-        assert!(error.ends_with(&lines[99]), "the newest line is last");
-        assert!(!error.contains("line 079"), "at most 20 lines");
-        let few = with_tail("failed", "staging log", &lines[..2]);
-        assert_eq!(few.lines().count(), 4);
-        assert_eq!(with_tail("failed", "staging log", &[]), "failed");
     }
 }

@@ -24,6 +24,7 @@ use crate::{
     ci,
     config::Deploy,
     outputs::Progress,
+    platform_text::{TAIL_LINES, printable, with_tail},
     wait::{self, Poll},
 };
 use anyhow::{Context, anyhow};
@@ -50,10 +51,6 @@ const RESTART_WAIT: Duration = Duration::from_secs(60);
 /// A running app whose uptime began this much before the restart was sent still counts as
 /// restarted (the clocks of the API and the host differ a little).
 const UPTIME_SLACK: Duration = Duration::from_secs(2);
-/// The lines of the install command's output (and of the app's log) an error carries.
-const TAIL_LINES: usize = 20;
-/// ... and at most this many bytes of them.
-const TAIL_BYTES: usize = 2048;
 
 /// What a deploy needs from the mittwald flow.
 pub struct Deployer<'a> {
@@ -555,11 +552,8 @@ impl Deployer<'_> {
         match status {
             Ok(0) => {}
             Ok(code) => {
-                return Err(anyhow!(
-                    "unpacking the files in {dir} failed (exit {code}): {}",
-                    tail_text(&err)
-                )
-                .into());
+                let message = format!("unpacking the files in {dir} failed (exit {code})");
+                return Err(anyhow!(with_tail(&message, "error output", &lines_of(&err))).into());
             }
             Err(e) => return Err(e.context(format!("sending the files to {dir}")).into()),
         }
@@ -595,11 +589,11 @@ impl Deployer<'_> {
         drop(section);
         match status {
             Ok(0) => Ok(()),
-            Ok(code) => Err(anyhow!(
-                "BERTH_INSTALL_COMMAND failed (exit {code}) in {dir}; its last lines:\n{}",
-                lines.tail()
-            )
-            .into()),
+            Ok(code) => {
+                let message = format!("BERTH_INSTALL_COMMAND failed (exit {code}) in {dir}");
+                let last: Vec<String> = lines.last.into_iter().collect();
+                Err(anyhow!(with_tail(&message, "install command's output", &last)).into())
+            }
             Err(e) => Err(e.context("running BERTH_INSTALL_COMMAND").into()),
         }
     }
@@ -634,7 +628,7 @@ impl Deployer<'_> {
         let said = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
         if !said.trim().is_empty() {
-            ci::platform_lines("   ", &said.lines().map(clean).collect::<Vec<_>>());
+            ci::platform_lines("   ", &said.lines().map(printable).collect::<Vec<_>>());
         }
         if !self.wait {
             if out.status != 0 {
@@ -658,12 +652,9 @@ impl Deployer<'_> {
             self.record(&status);
             if !(status.state.as_deref() == Some("running") && is_fresh(&status)) {
                 let down = self.app_down(session, status).await;
-                return Err(anyhow!(
-                    "{command} failed (exit {}): {}\n{down}",
-                    out.status,
-                    tail_text(said.as_bytes())
-                )
-                .into());
+                let message = format!("{command} failed (exit {}); {down}", out.status);
+                let said = lines_of(said.as_bytes());
+                return Err(anyhow!(with_tail(&message, "output of mittnitectl", &said)).into());
             }
         }
         let window_end = sent + RESTART_WAIT + Duration::from_secs(10);
@@ -724,7 +715,7 @@ impl Deployer<'_> {
                 && out.status == 0
                 && !out.stdout.is_empty()
             {
-                message.push_str(&format!(", its last lines:\n{}", tail_text(&out.stdout)));
+                message = with_tail(&message, "app's log", &lines_of(&out.stdout));
             }
         }
         anyhow!(message).into()
@@ -819,12 +810,8 @@ async fn checked(session: &Session, command: &str, what: &str) -> Result<Vec<u8>
         .await
         .with_context(|| what.to_string())?;
     if out.status != 0 {
-        return Err(anyhow!(
-            "{what} failed (exit {}): {}",
-            out.status,
-            tail_text(&out.stderr)
-        )
-        .into());
+        let message = format!("{what} failed (exit {})", out.status);
+        return Err(anyhow!(with_tail(&message, "error output", &lines_of(&out.stderr))).into());
     }
     Ok(out.stdout)
 }
@@ -877,50 +864,13 @@ fn is_staging(path: &str) -> bool {
     path.starts_with(".berth-upload-") && !path.contains('/')
 }
 
-/// A line of a remote command's output made printable: no terminal escapes or control
-/// characters.
-fn clean(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ params final-byte.
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            continue;
-        }
-        if c == '\t' || !c.is_control() {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The last lines of `bytes`, cleaned, within [`TAIL_LINES`] and [`TAIL_BYTES`].
-fn tail_text(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut tail: Vec<String> = Vec::new();
-    let mut size = 0;
-    for line in text
+/// The lines of a remote command's output, printable, without empty ones.
+fn lines_of(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
         .lines()
-        .rev()
-        .map(clean)
+        .map(printable)
         .filter(|l| !l.trim().is_empty())
-    {
-        if tail.len() == TAIL_LINES || size + line.len() > TAIL_BYTES {
-            break;
-        }
-        size += line.len() + 1;
-        tail.push(line);
-    }
-    tail.reverse();
-    tail.join("\n")
+        .collect()
 }
 
 /// A remote command's output, printed line by line as it comes (inert for the CI platform)
@@ -940,7 +890,7 @@ impl Lines {
         let complete: Vec<u8> = self.partial.drain(..=end).collect();
         let lines: Vec<String> = String::from_utf8_lossy(&complete)
             .lines()
-            .map(clean)
+            .map(printable)
             .collect();
         self.show(lines);
     }
@@ -948,7 +898,7 @@ impl Lines {
     fn finish(&mut self) {
         if !self.partial.is_empty() {
             let rest = std::mem::take(&mut self.partial);
-            self.show(vec![clean(&String::from_utf8_lossy(&rest))]);
+            self.show(vec![printable(&String::from_utf8_lossy(&rest))]);
         }
     }
 
@@ -960,11 +910,6 @@ impl Lines {
             }
             self.last.push_back(line);
         }
-    }
-
-    fn tail(&self) -> String {
-        let joined: Vec<&str> = self.last.iter().map(String::as_str).collect();
-        tail_text(joined.join("\n").as_bytes())
     }
 }
 
@@ -1008,15 +953,6 @@ mod tests {
             !refused("/html/shop/api", &["/shop"]),
             "inside another is its business"
         );
-    }
-
-    #[test]
-    fn lines_of_a_remote_command_lose_terminal_escapes_and_control_characters() {
-        assert_eq!(
-            clean("\u{1b}[32madded\u{1b}[0m 5 packages\r"),
-            "added 5 packages"
-        );
-        assert_eq!(clean("tab\there\u{7}"), "tab\there");
     }
 
     #[test]
