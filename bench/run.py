@@ -1089,7 +1089,7 @@ def markdown(results: dict) -> str:
     add("| what | value |")
     add("|---|---|")
     if size is not None:
-        add(f"| release binary (`opt-level = \"s\"`, LTO, stripped) | {size / 1e6:.2f} MB ({size:,} bytes) |")
+        add(f"| release binary (`opt-level = \"z\"`, LTO, stripped) | {size / 1e6:.2f} MB ({size:,} bytes) |")
     if "cold_build_s" in b:
         add(f"| cold release build (fresh target dir, crates already downloaded) | {b['cold_build_s']:.0f} s "
             f"(load {b['load_before_cold_build']:.2f} before) |")

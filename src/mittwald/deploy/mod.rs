@@ -37,8 +37,9 @@ use std::{
 use tokio::time::Instant;
 
 /// The file in the installation's directory that records a finished deploy (files, install
-/// command, restart): written last, removed before files change. Without it, unchanged files
-/// still get the install command and the restart.
+/// command, restart): written last; removed before any file is sent and before the install
+/// command or restart runs. Without it, unchanged files still get the install command and the
+/// restart.
 const MARKER: &str = ".berth-deployed";
 /// How long one SSH connection (TCP, handshake, authentication) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

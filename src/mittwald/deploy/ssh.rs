@@ -4,8 +4,10 @@
 //! The server's host key is checked against [`KnownHosts`] during the key exchange, before
 //! anything of the login is sent. Each command runs on its own session channel; several may
 //! run at once on one [`Session`]. A command whose [`Session::exec`] future is dropped (a
-//! timeout, a signal) has its channel closed, which ends it on the server: russh itself sends
-//! no close when a channel is dropped, so [`exec`](Session::exec) holds a guard that does.
+//! timeout, a signal) is sent a `TERM` signal request and its channel closed, which ends it on
+//! the server (OpenSSH does not end a command without a terminal on the close alone; russh
+//! itself sends nothing when a channel is dropped, so [`exec`](Session::exec) holds a guard
+//! that does).
 
 use std::fmt;
 use std::pin::Pin;
