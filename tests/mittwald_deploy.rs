@@ -460,28 +460,32 @@ fn fixed_key(seed: u8) -> (String, String) {
     (private, public)
 }
 
-/// Creates an SSH user with `public` through the simulator's API; answers its name.
-fn ssh_user(sim: &SimHandle, public: &str) -> String {
+/// Creates an SSH user with `public` (and `expiresAt`, when given) through the simulator's
+/// API, as a pipeline's own deploy user is made; answers its name.
+fn ssh_user(sim: &SimHandle, description: &str, public: &str, expires_at: Option<&str>) -> String {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let user: Value = runtime.block_on(async {
-        reqwest::Client::new()
+    let mut body = serde_json::json!({
+        "description": description,
+        "authentication": {"publicKeys": [{"comment": "ci", "key": public}]}
+    });
+    if let Some(at) = expires_at {
+        body["expiresAt"] = at.into();
+    }
+    let (status, user): (u16, Value) = runtime.block_on(async {
+        let response = reqwest::Client::new()
             .post(format!("{}/v2/projects/{PROJECT}/ssh-users", sim.url()))
             .header("x-access-token", TOKEN)
-            .json(&serde_json::json!({
-                "description": "deploy key of the pipeline",
-                "authentication": {"publicKeys": [{"comment": "ci", "key": public}]}
-            }))
+            .json(&body)
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
     });
+    assert_eq!(status, 201, "{user}");
     user["userName"].as_str().expect("a user name").to_string()
 }
 
@@ -489,7 +493,7 @@ fn ssh_user(sim: &SimHandle, public: &str) -> String {
 fn a_given_user_and_key_log_in_and_the_key_is_in_no_output() {
     let sim = deploy_sim(|o| o.ssh_activation = Duration::ZERO);
     let (private, public) = fixed_key(7);
-    let user = ssh_user(&sim, &public);
+    let user = ssh_user(&sim, "deploy key of the pipeline", &public, None);
     sim.clear_requests();
     let app = app_tree();
     let mut env = deploy_env(&sim, "given", app.path());
@@ -669,43 +673,20 @@ fn sigterm_during_the_install_command_ends_it_and_removes_the_temporary_user() {
     }
 }
 
-/// Creates an SSH user through the simulator's API with this description and expiry.
-fn api_ssh_user(sim: &SimHandle, description: &str, expires_at: &str) {
-    let (_, public) = fixed_key(3);
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let status = runtime.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/v2/projects/{PROJECT}/ssh-users", sim.url()))
-            .header("x-access-token", TOKEN)
-            .json(&serde_json::json!({
-                "description": description,
-                "expiresAt": expires_at,
-                "authentication": {"publicKeys": [{"comment": "t", "key": public}]}
-            }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert_eq!(status.as_u16(), 201);
-}
-
 #[test]
 fn expired_leftovers_are_removed_and_a_user_that_cannot_be_deleted_is_a_warning() {
     let sim = deploy_sim(|_| {});
     let soon =
         humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(1))
             .to_string();
-    api_ssh_user(
+    let (_, public) = fixed_key(3);
+    ssh_user(
         &sim,
         "berth: temporary deploy user for a-old123 (run 0badc0de); removed when the run ends",
-        &soon,
+        &public,
+        Some(&soon),
     );
-    api_ssh_user(&sim, "deploy key of another pipeline", &soon);
+    ssh_user(&sim, "deploy key of another pipeline", &public, Some(&soon));
     std::thread::sleep(Duration::from_millis(2100));
     let app = app_tree();
     let env = deploy_env(&sim, "sweep", app.path());

@@ -35,6 +35,16 @@ fn app_tree() -> tempfile::TempDir {
     dir
 }
 
+/// The simulator as the mittwald API, its project's web directory the server's `web_root`.
+fn api_for(sshd: &Sshd) -> SimHandle {
+    let web = sshd.web_root.to_string_lossy().to_string();
+    sim_with(|o| {
+        o.time_to_ready = Duration::from_millis(100);
+        o.consistency_delay = Duration::ZERO;
+        o.web_dir = web;
+    })
+}
+
 fn env_for(sim: &SimHandle, sshd: &Sshd, app: &Path) -> Vec<(String, String)> {
     let mut env = mittwald_env(sim, "real-sshd");
     set(&mut env, "BERTH_PATH", &app.to_string_lossy());
@@ -58,12 +68,7 @@ fn berth_deploys_into_a_real_openssh_server() {
         return;
     };
     sshd.fake_mittnitectl();
-    let web = sshd.web_root.to_string_lossy().to_string();
-    let sim = sim_with(|o| {
-        o.time_to_ready = Duration::from_millis(100);
-        o.consistency_delay = Duration::ZERO;
-        o.web_dir = web.clone();
-    });
+    let sim = api_for(&sshd);
     let app = app_tree();
     let mut env = env_for(&sim, &sshd, app.path());
     set(
@@ -142,11 +147,7 @@ fn a_host_key_that_is_not_the_servers_is_exit_1_before_a_login() {
     let Some(sshd) = support::openssh::start() else {
         return;
     };
-    let web = sshd.web_root.to_string_lossy().to_string();
-    let sim = sim_with(|o| {
-        o.time_to_ready = Duration::from_millis(100);
-        o.web_dir = web.clone();
-    });
+    let sim = api_for(&sshd);
     let app = app_tree();
     let mut env = env_for(&sim, &sshd, app.path());
     let host = std::fs::read_to_string(
@@ -185,11 +186,7 @@ fn sigterm_ends_the_install_command_on_a_real_openssh_server() {
         return;
     };
     sshd.fake_mittnitectl();
-    let web = sshd.web_root.to_string_lossy().to_string();
-    let sim = sim_with(|o| {
-        o.time_to_ready = Duration::from_millis(100);
-        o.web_dir = web.clone();
-    });
+    let sim = api_for(&sshd);
     let app = app_tree();
     let mut env = env_for(&sim, &sshd, app.path());
     // A distinctive duration, to find the process among the machine's.
@@ -245,11 +242,7 @@ fn a_failing_mittnitectl_is_exit_1_with_its_output() {
         return;
     };
     sshd.fake_mittnitectl_exiting(1);
-    let web = sshd.web_root.to_string_lossy().to_string();
-    let sim = sim_with(|o| {
-        o.time_to_ready = Duration::from_millis(100);
-        o.web_dir = web.clone();
-    });
+    let sim = api_for(&sshd);
     let app = app_tree();
     let mut env = env_for(&sim, &sshd, app.path());
     set(&mut env, "BERTH_RESTART", "false");
