@@ -162,6 +162,8 @@ impl Installer<'_> {
         let mut id = existing.as_ref().map(|e| e.id.clone());
         let mut existing = existing;
         let mut etag: Option<String> = None;
+        // What the last wait read: the deploy goes on from it.
+        let mut ready: Option<AppInstallation> = None;
         let mut wrote = false;
         for step in &steps {
             match step {
@@ -184,12 +186,18 @@ impl Installer<'_> {
                 }
                 Step::WaitReady => {
                     let Some(id) = &id else { continue };
-                    self.wait_ready(id, etag.as_deref(), &versions).await?;
+                    ready = Some(self.wait_ready(id, etag.as_deref(), &versions).await?);
                     self.progress.update(|o| o.status = Status::Ready);
                 }
                 Step::Deploy => {
                     let Some(id) = &id else { continue };
-                    self.deploy(id, etag.as_deref()).await?;
+                    // The installation as last read, when that read found it ready.
+                    let known = ready.take().or_else(|| existing.take().filter(is_ready));
+                    let installation = match known {
+                        Some(installation) => installation,
+                        None => self.read(id, etag.as_deref()).await?,
+                    };
+                    self.deploy(&installation, etag.as_deref()).await?;
                 }
             }
         }
@@ -237,8 +245,11 @@ impl Installer<'_> {
     }
 
     /// Deploys `BERTH_PATH` into the installation, ready by now.
-    async fn deploy(&self, id: &str, etag: Option<&str>) -> Result<(), Failure> {
-        let installation = self.read(id, etag).await?;
+    async fn deploy(
+        &self,
+        installation: &AppInstallation,
+        etag: Option<&str>,
+    ) -> Result<(), Failure> {
         let delete = self.target.deploy.as_ref().is_some_and(|d| d.delete);
         // BERTH_DELETE must not reach into another installation's directory.
         let others: Vec<String> = if delete {
@@ -251,7 +262,7 @@ impl Installer<'_> {
         } else {
             Vec::new()
         };
-        self.deployer().run(&installation, &others).await
+        self.deployer().run(installation, &others).await
     }
 
     fn deployer(&self) -> deploy::Deployer<'_> {
